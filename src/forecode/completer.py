@@ -1,0 +1,137 @@
+"""The use case in the middle: a request (document, cursor, options) in, suggestions out.
+
+Every adapter (CLI, HTTP, LSP, eval) calls `Completer.complete`; none builds prompts or trims
+output on its own. The result carries a debug window: the prompt, the raw output, the scope
+rule applied and the timings.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from forecode.context.window import build_window
+from forecode.engine.base import Engine, GenerationRequest
+from forecode.errors import InputError
+from forecode.postprocess.scope import cut_to_scope, detect_scope
+from forecode.tokenizer.fim import fim_prompt
+from forecode.tokenizer.healing import TokenHealer
+
+SPECIAL_BUDGET = 3  # the FIM tokens around prefix and suffix
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    text: str
+    cursor: int  # offset in code points into `text`
+    path: str | None = None
+    language: str | None = None
+    max_tokens: int = 64
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int | None = None
+    n: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.cursor <= len(self.text):
+            raise InputError(f"cursor {self.cursor} is outside the document (0..{len(self.text)})")
+        if self.max_tokens < 1:
+            raise InputError(f"max_tokens must be at least 1, not {self.max_tokens}")
+        if self.temperature < 0:
+            raise InputError(f"temperature must not be negative, not {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise InputError(f"top_p must be in (0, 1], not {self.top_p}")
+        if self.n < 1:
+            raise InputError(f"n must be at least 1, not {self.n}")
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    text: str
+    logprob: float
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    text: str
+    logprob: float  # sum over the kept tokens
+    tokens: list[TokenInfo]
+    finish_reason: str
+
+
+@dataclass(frozen=True)
+class CompletionResult:
+    suggestions: list[Suggestion]
+    debug: dict[str, Any] = field(default_factory=dict)
+
+
+class Completer:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.tokenizer = engine.tokenizer
+        self.healer = TokenHealer(engine.tokenizer)
+
+    def complete(self, request: CompletionRequest) -> CompletionResult:
+        t0 = time.perf_counter()
+        prefix, suffix = request.text[: request.cursor], request.text[request.cursor :]
+        scope = detect_scope(prefix, suffix)
+        line_prefix = prefix[prefix.rfind("\n") + 1 :]
+        max_new = min(request.max_tokens, max(1, self.engine.context_length // 4))
+        budget = self.engine.context_length - max_new - SPECIAL_BUDGET
+        window = build_window(request.text, request.cursor, self.tokenizer, budget)
+        healed = self.healer.heal(window.prefix_ids)
+        prompt = fim_prompt(healed.ids, window.suffix_ids, self.tokenizer.special)
+        t1 = time.perf_counter()
+
+        suggestions, raw, timings = [], [], []
+        for i in range(request.n):
+            seed = None if request.seed is None else request.seed + i
+            gen = self.engine.generate(
+                GenerationRequest(
+                    prompt_ids=prompt,
+                    max_new_tokens=max_new,
+                    temperature=request.temperature,
+                    top_p=request.top_p,
+                    seed=seed,
+                    forced_prefix=healed.backed_off,
+                    stop_when=lambda text: cut_to_scope(text, scope, line_prefix)[1],
+                )
+            )
+            text, _ = cut_to_scope(gen.text, scope, line_prefix)
+            text = text.rstrip() if "\n" in text or scope.mode.value == "line" else text
+            tokens = self._token_infos(gen.token_ids, gen.token_logprobs, healed.backed_off, len(text))
+            suggestions.append(Suggestion(text, sum(t.logprob for t in tokens), tokens, gen.finish_reason))
+            raw.append(gen.text)
+            timings.append({"prefill_ms": round(gen.prefill_ms, 2), "decode_ms": round(gen.decode_ms, 2), "new_tokens": len(gen.token_ids)})
+        if request.n > 1:
+            suggestions.sort(key=lambda s: -s.logprob / max(1, len(s.tokens)))
+        debug = {
+            "scope": scope.mode.value,
+            "prompt": self.tokenizer.decode(prompt),
+            "prompt_tokens": len(prompt),
+            "prefix_truncated": window.prefix_truncated,
+            "suffix_truncated": window.suffix_truncated,
+            "healed": healed.backed_off.decode("utf-8", errors="replace"),
+            "raw": raw,
+            "timings": {"prompt_ms": round((t1 - t0) * 1000, 2), "generations": timings, "total_ms": round((time.perf_counter() - t0) * 1000, 2)},
+        }
+        return CompletionResult(suggestions, debug)
+
+    def _token_infos(self, ids: list[int], logprobs: list[float], forced: bytes, keep_chars: int) -> list[TokenInfo]:
+        """Per-token text and log-probability, for the tokens that make up the kept text."""
+        table = self.tokenizer.token_bytes
+        out: list[TokenInfo] = []
+        skip = len(forced)
+        chars = 0
+        for i, lp in zip(ids, logprobs):
+            piece = table[i]
+            if skip:
+                cut = min(skip, len(piece))
+                piece, skip = piece[cut:], skip - cut
+            text = piece.decode("utf-8", errors="replace")
+            if chars >= keep_chars and text:
+                break
+            out.append(TokenInfo(text, lp))
+            chars += len(text)
+        return out

@@ -1,0 +1,50 @@
+"""The engine interface: token ids in, token ids with their log-probabilities out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from forecode.tokenizer import CodeTokenizer
+
+FinishReason = Literal["end_of_text", "stop_rule", "max_tokens"]
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    prompt_ids: list[int]
+    max_new_tokens: int = 64
+    temperature: float = 0.0  # 0: greedy
+    top_p: float = 1.0
+    seed: int | None = None
+    # Bytes the first generated tokens must spell out (token healing); not part of the output.
+    forced_prefix: bytes = b""
+    # Called with the text generated so far (after the forced prefix); True stops generation.
+    stop_when: Callable[[str], bool] | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Generation:
+    token_ids: list[int]
+    text: str  # generated text, without the forced prefix
+    token_logprobs: list[float]
+    finish_reason: FinishReason
+    prompt_tokens: int
+    prefill_ms: float
+    decode_ms: float
+
+    @property
+    def logprob(self) -> float:
+        return sum(self.token_logprobs)
+
+
+class Engine(Protocol):
+    tokenizer: CodeTokenizer
+
+    @property
+    def context_length(self) -> int:
+        """Most tokens (prompt and generated together) the engine takes."""
+        ...
+
+    def generate(self, request: GenerationRequest) -> Generation: ...

@@ -1,0 +1,1 @@
+"""Turning raw model output into suggestions: scope, and later filters and ranking."""

@@ -1,0 +1,1 @@
+"""Training: FIM transform, packing, the loop, checkpoints and resume, distributed launch."""
