@@ -16,7 +16,7 @@ def decode_source(data: bytes, name: str) -> str:
     if b"\x00" in data[:8192]:
         raise InputError(f"{name} looks binary (it contains NUL bytes)")
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8").removeprefix("\ufeff")  # a BOM is no column in an editor
     except UnicodeDecodeError as exc:
         raise InputError(f"{name} is not valid UTF-8 (byte {data[exc.start]:#04x} at offset {exc.start})") from None
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -12,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from forecode.cli import main
 from forecode.model.checkpoint import load_checkpoint
@@ -106,4 +106,14 @@ def test_two_process_ddp_on_cpu(tiny_corpus: Path, tiny_tokenizer_path: Path, tm
     assert [r["tokens"] for r in steps] == [2 * 2 * 64 * s for s in (1, 2, 3)]
     ckpt = load_checkpoint(run_dir / "model")
     assert ckpt.meta["training"]["tokens_seen"] == 3 * 2 * 2 * 64
-    assert not list(run_dir.glob(".model.*")) and shutil.which  # no temporary folders left behind
+    assert not list(run_dir.glob(".model.*"))  # no temporary folders left behind
+
+    # Two processes of batch 2 train exactly as one process of batch 4 (gradients are averaged).
+    single = tmp_path / "single"
+    args = ["train", "--corpus", str(tiny_corpus), "--tokenizer", str(tiny_tokenizer_path), "--run-dir", str(single), *TINY]
+    assert main([*args, "--batch-size", "4", "--max-steps", "3", "--log-every", "1", "--save-every", "3", "--eval-every", "3"]) == 0
+    expected = [r["loss"] for r in _log(single) if "loss" in r]
+    assert [r["loss"] for r in steps] == pytest.approx(expected, abs=2e-4)
+    reference = load_checkpoint(single / "model").model.state_dict()
+    for name, p in ckpt.model.state_dict().items():
+        torch.testing.assert_close(p, reference[name], atol=1e-5, rtol=1e-4, msg=name)

@@ -14,15 +14,14 @@ from forecode.train.fim import chunk_text, split_points, transform_document
 DOC = 'def greet(名前):\n    """Say hi 👋🏽."""\n    return f"hi {名前}"\n\nclass C:\n    pass\n'
 
 
-def _parts(ids: list[int], tok: CodeTokenizer) -> tuple[str, str, str, str]:
-    """(order, prefix, middle, suffix) of one FIM example ending in end-of-text."""
+def _parts(ids: list[int], tok: CodeTokenizer) -> tuple[str, str, str]:
+    """(prefix, middle, suffix) of one PSM example ending in end-of-text."""
     sp = tok.special
     assert ids[0] == sp.fim_prefix and ids[-1] == sp.eot
     assert ids.count(sp.fim_suffix) == ids.count(sp.fim_middle) == 1
     s, m = ids.index(sp.fim_suffix), ids.index(sp.fim_middle)
-    if s == 1:  # SPM: <pre><suf> suffix <mid> prefix+middle <eot>
-        raise AssertionError("SPM examples need the split point to separate prefix from middle")
-    return "psm", tok.decode(ids[1:s]), tok.decode(ids[m + 1 : -1]), tok.decode(ids[s + 1 : m])
+    assert 1 <= s < m
+    return tok.decode(ids[1:s]), tok.decode(ids[m + 1 : -1]), tok.decode(ids[s + 1 : m])
 
 
 def test_split_points_are_uniform_over_characters() -> None:
@@ -38,7 +37,7 @@ def test_split_points_are_uniform_over_characters() -> None:
 @pytest.mark.parametrize("seed", range(20))
 def test_psm_example_decodes_to_the_document(tiny_tokenizer: CodeTokenizer, seed: int) -> None:
     ids = transform_document(DOC, tiny_tokenizer, random.Random(seed), fim_rate=1.0, spm_rate=0.0, max_chars=10_000)
-    order, prefix, middle, suffix = _parts(ids, tiny_tokenizer)
+    prefix, middle, suffix = _parts(ids, tiny_tokenizer)
     assert prefix + middle + suffix == DOC
 
 
@@ -82,7 +81,7 @@ def test_long_document_is_chunked_and_each_chunk_transformed(tiny_tokenizer: Cod
     chunks = chunk_text(doc, 120)
     assert len(examples) == len(chunks) > 1
     for example, chunk in zip(examples, chunks):
-        _, prefix, middle, suffix = _parts(example, tiny_tokenizer)
+        prefix, middle, suffix = _parts(example, tiny_tokenizer)
         assert prefix + middle + suffix == chunk
 
 

@@ -33,7 +33,7 @@ def _keep_tail(text: str, tokenizer: CodeTokenizer, budget: int) -> tuple[str, l
         kept.append(line)
         total += n
     if not kept:  # one huge line: keep its end
-        tail = tokenizer.encode(text)[-budget:]
+        tail = ids[len(ids) - budget :]  # not ids[-budget:], which keeps everything when budget is 0
         return tokenizer.decode(tail), tail
     out = "".join(reversed(kept))
     return out, tokenizer.encode(out)

@@ -55,10 +55,14 @@ class BuiltinEngine:
         if room < 1:
             raise InputError(f"prompt of {n_prompt} tokens leaves no room in {self.model.max_positions} positions")
         max_new = min(request.max_new_tokens, room)
-        gen = None
-        if request.temperature > 0:
-            gen = torch.Generator().manual_seed(request.seed if request.seed is not None else torch.seed())
         p = next(self.model.parameters())
+        gen = None
+        if request.temperature > 0:  # on the model's device: multinomial refuses a generator elsewhere
+            gen = torch.Generator(device=p.device)
+            if request.seed is not None:
+                gen.manual_seed(request.seed)
+            else:
+                gen.seed()  # a fresh seed, leaving torch's global generator alone
         cache = KVCache.empty(self.model.config, 1, n_prompt + max_new, p.dtype, p.device)
 
         t0 = time.perf_counter()

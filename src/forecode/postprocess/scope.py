@@ -42,8 +42,8 @@ def detect_scope(prefix: str, suffix: str) -> Scope:
     return Scope(Mode.STATEMENT, 0)
 
 
-def _bracket_depth(text: str) -> int:
-    depth = 0
+def _bracket_depth(text: str, depth: int = 0) -> int:
+    """Brackets still open after `text`, given `depth` open before it."""
     for ch in text:
         if ch in _OPEN:
             depth += 1
@@ -62,12 +62,13 @@ def cut_to_scope(text: str, scope: Scope, line_prefix: str = "") -> tuple[str, b
     if scope.mode is Mode.STATEMENT:
         depth = 0
         for i, line in enumerate(lines[:-1]):
-            depth += _bracket_depth(line)  # an approximation: brackets inside strings count too
+            depth = _bracket_depth(line, depth)  # an approximation: brackets inside strings count too
             full = (line_prefix + line) if i == 0 else line
             if depth > 0 or full.rstrip().endswith("\\"):
                 continue
             if full.split("#", 1)[0].rstrip().endswith(":"):  # it opened a block: take the body
-                body, done = cut_to_scope("\n".join(lines[i + 1 :]), Scope(Mode.BLOCK, _indent(full)))
+                opener_indent = _indent(line_prefix + lines[0])  # not a continuation line's
+                body, done = cut_to_scope("\n".join(lines[i + 1 :]), Scope(Mode.BLOCK, opener_indent))
                 return "\n".join(lines[: i + 1]) + "\n" + body, done
             return "\n".join(lines[: i + 1]), True
         return text, False

@@ -133,6 +133,7 @@ class Trainer:
         self.elapsed_s = 0.0
         self.best_val: float | None = None
         self.history: list[dict[str, Any]] = []
+        self._tensorboard: Any = None
         train_docs, val_docs = load_documents(cfg.corpus, cfg.val_fraction)
         self.n_train_docs, self.n_val_docs = len(train_docs), len(val_docs)
         self.packer = Packer(train_docs, self.tokenizer, cfg.model.block_size, cfg.fim, cfg.seed)
@@ -242,7 +243,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
         self.tokens_seen += x.numel() * self.world.size
-        return float(loss.item())
+        return all_mean(float(loss.item()), self.world, self.device)  # the global batch's loss, the same on every rank
 
     @torch.no_grad()
     def validate(self) -> float | None:
@@ -268,6 +269,23 @@ class Trainer:
             f.write(json.dumps(record) + "\n")
         if self.on_log:
             self.on_log(record)
+        self._write_tensorboard(record)
+
+    def _write_tensorboard(self, record: dict[str, Any]) -> None:
+        """Scalars to TensorBoard event files in the run folder, when tensorboard is installed."""
+        if self._tensorboard is None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                self._tensorboard = False
+                return
+            self._tensorboard = SummaryWriter(str(self.run_dir / "tensorboard"))
+        if self._tensorboard is False or "step" not in record:
+            return
+        for key in ("loss", "val_loss", "lr", "tokens_per_s"):
+            if key in record:
+                self._tensorboard.add_scalar(key, record[key], record["step"])
+        self._tensorboard.flush()
 
     def run(self, until_step: int | None = None) -> dict[str, Any]:
         """Train to `until_step` (default: max_steps). Returns the training summary."""

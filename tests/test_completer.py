@@ -1,0 +1,130 @@
+"""The completer: request checks, the memorised model's completions, sampling, the debug window."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from engine.tiny_models import CURSORS, document_at, memorised_model, random_model
+from forecode.completer import Completer, CompletionRequest
+from forecode.engine.builtin import BuiltinEngine
+from forecode.errors import InputError
+from forecode.tokenizer import CodeTokenizer
+from forecode.tokenizer.special import SPECIAL_TOKENS
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def memorised(tiny_tokenizer_path: Path, tiny_tokenizer: CodeTokenizer) -> Completer:
+    return Completer(BuiltinEngine(memorised_model(tiny_tokenizer_path), tiny_tokenizer))
+
+
+@pytest.fixture
+def untrained(tiny_tokenizer_path: Path, tiny_tokenizer: CodeTokenizer) -> Completer:
+    return Completer(BuiltinEngine(random_model(tiny_tokenizer_path), tiny_tokenizer))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"cursor": 4}, "cursor 4 is outside the document"),
+        ({"cursor": -1}, "cursor -1 is outside the document"),
+        ({"max_tokens": 0}, "max_tokens must be at least 1"),
+        ({"temperature": -0.5}, "temperature must not be negative"),
+        ({"top_p": 0.0}, "top_p must be in"),
+        ({"top_p": 1.5}, "top_p must be in"),
+        ({"n": 0}, "n must be at least 1"),
+    ],
+)
+def test_bad_requests_raise_input_error(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        CompletionRequest(**{"text": "abc", "cursor": 3, **options})
+
+
+@pytest.mark.parametrize("cursor", CURSORS[::2])
+def test_memorised_model_completes_the_rest_of_the_line(memorised: Completer, cursor: int) -> None:
+    doc, rest = document_at(cursor)
+    result = memorised.complete(CompletionRequest(doc, cursor))
+    [suggestion] = result.suggestions
+    assert suggestion.text == rest
+    assert "".join(t.text for t in suggestion.tokens) == rest  # per-token scores cover the suggestion
+    assert suggestion.logprob == pytest.approx(sum(t.logprob for t in suggestion.tokens))
+    assert suggestion.logprob <= 0
+    assert suggestion.finish_reason == "end_of_text"
+
+
+def test_debug_window(memorised: Completer) -> None:
+    cursor = CURSORS[1]
+    doc, rest = document_at(cursor)
+    debug = memorised.complete(CompletionRequest(doc, cursor)).debug
+    assert debug["scope"] == "line"
+    assert debug["prompt"].startswith("<|fim_prefix|>def greet(name):")
+    assert debug["prompt"].endswith("<|fim_middle|>")
+    assert "<|fim_suffix|>\n    return message.upper()\n" in debug["prompt"]
+    assert debug["prompt_tokens"] > 0
+    assert not debug["prefix_truncated"] and not debug["suffix_truncated"]
+    # what was backed off, plus the prompt's text before the cursor, is the document before the cursor
+    prompt_prefix = debug["prompt"].removeprefix("<|fim_prefix|>").split("<|fim_suffix|>")[0]
+    assert prompt_prefix + debug["healed"] == doc[:cursor]
+    assert debug["raw"] == [rest]
+    timings = debug["timings"]
+    assert {"prompt_ms", "total_ms", "generations"} <= timings.keys()
+    assert timings["total_ms"] >= timings["prompt_ms"] >= 0
+    [gen] = timings["generations"]
+    assert gen["new_tokens"] > 0 and gen["prefill_ms"] >= 0 and gen["decode_ms"] >= 0
+
+
+def test_line_scope_cuts_a_suggestion_at_the_end_of_the_line(untrained: Completer) -> None:
+    doc = "import os\nx = os.path.join(a, b)\n"
+    result = untrained.complete(CompletionRequest(doc, doc.index("join"), max_tokens=32, temperature=1.0, seed=0, n=4))
+    for s in result.suggestions:
+        assert "\n" not in s.text
+        assert s.text == s.text.rstrip()
+
+
+def test_n_samples_are_sorted_by_mean_logprob(untrained: Completer) -> None:
+    doc = "def f(x):\n    return x\n\n\ny = \n"
+    request = CompletionRequest(doc, doc.index("y = ") + 4, max_tokens=8, temperature=1.0, seed=11, n=5)
+    result = untrained.complete(request)
+    assert len(result.suggestions) == 5
+    means = [s.logprob / max(1, len(s.tokens)) for s in result.suggestions]
+    assert means == sorted(means, reverse=True)
+    assert len({s.text for s in result.suggestions}) > 1  # sampled, not five copies of one
+    assert len(result.debug["raw"]) == len(result.debug["timings"]["generations"]) == 5
+    again = untrained.complete(request)
+    assert [s.text for s in again.suggestions] == [s.text for s in result.suggestions]
+
+
+@pytest.mark.parametrize("cursor_mark", ["x = os.pa|th\n", "def f():\n    |\n", "import os\n|"])
+def test_suggestions_never_contain_special_tokens(untrained: Completer, cursor_mark: str) -> None:
+    prefix, suffix = cursor_mark.split("|")
+    result = untrained.complete(CompletionRequest(prefix + suffix, len(prefix), max_tokens=24, temperature=1.5, seed=3, n=6))
+    for s in result.suggestions:
+        for name in SPECIAL_TOKENS:
+            assert name not in s.text
+            assert all(name not in t.text for t in s.tokens)
+
+
+def test_memorised_line_survives_a_long_prefix(memorised: Completer) -> None:
+    """The prompt keeps the lines nearest the cursor when the file is longer than the window."""
+    cursor = CURSORS[0]
+    doc, rest = document_at(cursor)
+    filler = "".join(f"import module_{i}\n" for i in range(200))
+    long_doc = filler + doc
+    result = memorised.complete(CompletionRequest(long_doc, len(filler) + cursor))
+    assert result.debug["prefix_truncated"]
+    assert result.debug["prompt"].count("module_") < 200
+    prompt_prefix = result.debug["prompt"].removeprefix("<|fim_prefix|>").split("<|fim_suffix|>")[0]
+    assert (prompt_prefix + result.debug["healed"]).endswith("import module_199\n" + doc[:cursor])
+    assert prompt_prefix.startswith("import module_")  # whole lines
