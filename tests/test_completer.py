@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
-
 from engine.tiny_models import CURSORS, document_at, memorised_model, random_model
+
 from forecode.completer import Completer, CompletionRequest
 from forecode.engine.builtin import BuiltinEngine
 from forecode.errors import InputError
 from forecode.tokenizer import CodeTokenizer
 from forecode.tokenizer.special import SPECIAL_TOKENS
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture

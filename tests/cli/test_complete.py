@@ -5,28 +5,18 @@ from __future__ import annotations
 import io
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import torch
-
 from engine.tiny_models import CURSORS, LINE_START, document_at, memorised_model
+
 from forecode.cli import main
 from forecode.model.checkpoint import save_checkpoint
 from forecode.tokenizer import CodeTokenizer
 
 CURSOR = CURSORS[1]
 LINE, COL = 2, CURSOR - LINE_START + 1  # 1-based, where the memorised model was taught
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,11 @@ import email.parser
 
 import pytest
 
-from forecode.corpus.licenses import is_permissive, license_from_metadata, license_from_text
+from forecode.corpus.licenses import (
+    is_permissive,
+    license_from_metadata,
+    license_from_text,
+)
 
 
 def meta(text: str) -> str:

@@ -21,13 +21,33 @@ from typing import Any
 from tqdm import tqdm
 
 from forecode.corpus import filters, sources
-from forecode.corpus.dedup import NEAR_DUP_METHOD, HashValues, NearDuplicateIndex, exact_key, minhash_values
-from forecode.corpus.holdout import HELD_OUT_IMPORT_NAMES, excluded_package_set, is_excluded_package
+from forecode.corpus.dedup import (
+    NEAR_DUP_METHOD,
+    HashValues,
+    NearDuplicateIndex,
+    exact_key,
+    minhash_values,
+)
+from forecode.corpus.holdout import (
+    HELD_OUT_IMPORT_NAMES,
+    excluded_package_set,
+    is_excluded_package,
+)
 from forecode.corpus.language import KNOWN_LANGUAGES, detect_language, may_be_script
 from forecode.corpus.licenses import is_permissive
-from forecode.corpus.manifest import BuildCounts, KeptFile, build_manifest, write_manifest
+from forecode.corpus.manifest import (
+    BuildCounts,
+    KeptFile,
+    build_manifest,
+    write_manifest,
+)
 from forecode.corpus.secrets import redact_secrets
-from forecode.corpus.shards import FILES_NAME, MANIFEST_NAME, ShardWriter, write_jsonl_zst
+from forecode.corpus.shards import (
+    FILES_NAME,
+    MANIFEST_NAME,
+    ShardWriter,
+    write_jsonl_zst,
+)
 from forecode.errors import InputError
 
 MiB = 1 << 20

@@ -16,7 +16,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from forecode.corpus.licenses import UNKNOWN, LicenseFinder, is_license_file_name, license_from_files, license_from_metadata
+from forecode.corpus.licenses import (
+    UNKNOWN,
+    LicenseFinder,
+    is_license_file_name,
+    license_from_files,
+    license_from_metadata,
+)
 from forecode.errors import InputError
 
 # Folders that never hold source worth training on; skipped without being counted.

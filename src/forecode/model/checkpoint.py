@@ -19,7 +19,13 @@ from forecode.errors import CheckpointError
 from forecode.model.config import ModelConfig
 from forecode.model.llama import Llama
 from forecode.tokenizer import CodeTokenizer
-from forecode.tokenizer.special import FILE_SEP, FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, END_OF_TEXT
+from forecode.tokenizer.special import (
+    END_OF_TEXT,
+    FILE_SEP,
+    FIM_MIDDLE,
+    FIM_PREFIX,
+    FIM_SUFFIX,
+)
 
 FILES = ("config.json", "model.safetensors", "tokenizer.json", "forecode.json")
 

@@ -31,7 +31,12 @@ from forecode.model.config import ModelConfig
 from forecode.model.llama import Llama
 from forecode.tokenizer import CodeTokenizer
 from forecode.train.data import FimSettings, Packer, PackerState, load_documents
-from forecode.train.distributed import World, all_mean, any_flag, close_world, init_world
+from forecode.train.distributed import (
+    all_mean,
+    any_flag,
+    close_world,
+    init_world,
+)
 from forecode.train.schedule import lr_at
 
 
