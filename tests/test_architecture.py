@@ -24,3 +24,10 @@ def test_ci_runs_the_readme_test_command() -> None:
     command = "python3 -m venv .venv && .venv/bin/pip install -q -e '.[dev]' && .venv/bin/python -m pytest"
     assert command in readme
     assert command in ci
+
+
+def test_package_type_checks_strictly() -> None:
+    exe = shutil.which("mypy", path=str(Path(sys.executable).parent)) or shutil.which("mypy")
+    assert exe, "mypy is a dev dependency; install with pip install -e '.[dev]'"
+    proc = subprocess.run([exe], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:]

@@ -72,7 +72,7 @@ def train(
     """Train a Llama-architecture model with the FIM objective; Ctrl-C saves and stops."""
     from forecode.tokenizer import CodeTokenizer
 
-    overrides = {
+    overrides: dict[str, Any] = {
         k: v for k, v in dict(
             n_layer=n_layer, n_embd=n_embd, n_head=n_head, n_kv_head=n_kv_head,
             intermediate_size=intermediate_size, block_size=block_size,

@@ -25,7 +25,8 @@ class RMSNorm(nn.Module):
         dtype = x.dtype
         x32 = x.float()
         x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * x32.to(dtype)
+        out: Tensor = self.weight * x32.to(dtype)
+        return out
 
 
 def rope_tables(head_dim: int, n_pos: int, theta: float) -> tuple[Tensor, Tensor]:
@@ -101,7 +102,8 @@ class Attention(nn.Module):
                 mask = torch.ones(T, start + T, dtype=torch.bool, device=x.device).tril(diagonal=start)
                 y = F.scaled_dot_product_attention(q, k_all, v_all, attn_mask=mask, enable_gqa=gqa)
         y = y.transpose(1, 2).reshape(B, T, self.n_head * self.head_dim)
-        return self.o_proj(y)
+        out: Tensor = self.o_proj(y)
+        return out
 
 
 class MLP(nn.Module):
@@ -114,7 +116,8 @@ class MLP(nn.Module):
         self.down_proj = nn.Linear(config.intermediate_size, config.n_embd, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+        out: Tensor = self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+        return out
 
 
 class Block(nn.Module):
@@ -127,7 +130,8 @@ class Block(nn.Module):
 
     def forward(self, x: Tensor, cos: Tensor, sin: Tensor, cache: KVCache | None, layer: int, start: int) -> Tensor:
         x = x + self.self_attn(self.input_layernorm(x), cos, sin, cache, layer, start)
-        return x + self.mlp(self.post_attention_layernorm(x))
+        out: Tensor = x + self.mlp(self.post_attention_layernorm(x))
+        return out
 
 
 class Decoder(nn.Module):
@@ -150,6 +154,8 @@ class Llama(nn.Module):
             self.lm_head.weight = self.model.embed_tokens.weight
         # RoPE tables cover twice the trained length, so a longer prompt degrades instead of failing.
         cos, sin = rope_tables(config.head_dim, 2 * config.block_size, config.rope_theta)
+        self.rope_cos: Tensor
+        self.rope_sin: Tensor
         self.register_buffer("rope_cos", cos, persistent=False)
         self.register_buffer("rope_sin", sin, persistent=False)
         self.apply(self._init_weights)
@@ -184,11 +190,12 @@ class Llama(nn.Module):
         if cache is not None and start + T > cache.capacity:
             raise ValueError(f"sequence of {start + T} tokens exceeds the cache's {cache.capacity} slots")
         cos, sin = self.rope_cos[start : start + T], self.rope_sin[start : start + T]
-        x = self.model.embed_tokens(idx)  # (B, T, n_embd)
+        x: Tensor = self.model.embed_tokens(idx)  # (B, T, n_embd)
         for i, block in enumerate(self.model.layers):
             x = block(x, cos, sin, cache, i, start)
         if cache is not None:
             cache.length = start + T
         if last_only:
             x = x[:, -1:, :]
-        return self.lm_head(self.model.norm(x))  # (B, T, vocab)
+        logits: Tensor = self.lm_head(self.model.norm(x))  # (B, T, vocab)
+        return logits

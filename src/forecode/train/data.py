@@ -13,6 +13,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,8 @@ class FimSettings:
 
 def load_documents(corpus_dir: str | Path, val_fraction: float, language: str | None = "python") -> tuple[list[str], list[str]]:
     """Texts of the corpus, split by a hash of each file's sha256 so the split never moves."""
-    train, val = [], []
+    train: list[str] = []
+    val: list[str] = []
     for rec in iter_records(corpus_dir):
         if language and rec.get("language") != language:
             continue
@@ -49,12 +51,12 @@ class PackerState:
     doc: int = 0  # index into this epoch's permutation of the next document to read
     buffer: list[int] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "doc": self.doc, "buffer": list(self.buffer)}
 
     @classmethod
-    def from_dict(cls, d: dict[str, object]) -> PackerState:
-        return cls(epoch=int(d["epoch"]), doc=int(d["doc"]), buffer=list(d["buffer"]))  # type: ignore[arg-type, call-overload]
+    def from_dict(cls, d: dict[str, Any]) -> PackerState:
+        return cls(epoch=int(d["epoch"]), doc=int(d["doc"]), buffer=[int(t) for t in d["buffer"]])
 
 
 class Packer:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from forecode.tokenizer import CodeTokenizer
-from forecode.tokenizer.fim import fim_sequence
+from forecode.tokenizer.fim import FimOrder, fim_sequence
 
 
 def split_points(n_chars: int, rng: random.Random) -> tuple[int, int]:
@@ -44,7 +44,7 @@ def transform_document(
     for chunk in chunk_text(text, max_chars):
         if rng.random() < fim_rate:
             a, b = split_points(len(chunk), rng)
-            order = "spm" if rng.random() < spm_rate else "psm"
+            order: FimOrder = "spm" if rng.random() < spm_rate else "psm"
             prefix, middle, suffix = tokenizer.encode_batch([chunk[:a], chunk[a:b], chunk[b:]])
             out.extend(fim_sequence(prefix, middle, suffix, tokenizer.special, order))
         else:

@@ -157,7 +157,7 @@ class Trainer:
             return None
         packer = Packer(val_docs, self.tokenizer, self.cfg.model.block_size, self.cfg.fim, seed=0, shuffle=False)
         n = self.cfg.val_batches * self.cfg.batch_size
-        windows = []
+        windows: list[np.ndarray] = []
         while len(windows) < n and packer.state.epoch == 0:  # a small validation set is used once
             windows.append(packer.next_batch(1)[0])
         return np.stack(windows) if windows else None
@@ -242,7 +242,7 @@ class Trainer:
         with self._autocast():
             logits = self.model_for_step(x)
         loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
