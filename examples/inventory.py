@@ -19,7 +19,7 @@ class Inventory:
         return self.items.get(name, 0)
 
     def total(self):
-        return 
+        return sum(
 
     def names(self):
         return sorted(self.items)

@@ -28,8 +28,8 @@ def test_weights_fit_the_size_limit(folder: Path) -> None:
 
 
 def test_model_card_states_the_training(folder: Path) -> None:
-    card = (folder / "MODEL_CARD.md").read_text()
-    for needed in ("tokens seen", "validation loss", "wall time", "forecode corpus build", "forecode train", "loss_curve.png"):
+    card = (folder / "MODEL_CARD.md").read_text().lower()
+    for needed in ("tokens seen", "validation loss", "wall time", "forecode corpus build", "forecode train", "loss_curve.png", "licence"):
         assert needed in card, needed
     assert (folder / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     meta = json.loads((folder / "forecode.json").read_text())

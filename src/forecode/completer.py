@@ -99,7 +99,7 @@ class Completer:
                 )
             )
             text, _ = cut_to_scope(gen.text, scope, line_prefix)
-            text = text.rstrip() if "\n" in text or scope.mode.value == "line" else text
+            text = text.rstrip()  # trailing blanks and newlines are never what the user wants
             tokens = self._token_infos(gen.token_ids, gen.token_logprobs, healed.backed_off, len(text))
             suggestions.append(Suggestion(text, sum(t.logprob for t in tokens), tokens, gen.finish_reason))
             raw.append(gen.text)
