@@ -45,3 +45,11 @@ def test_is_permissive() -> None:
     assert is_permissive("GPL-2.0 OR MIT")
     assert not is_permissive("MIT AND GPL-3.0")
     assert is_permissive("Apache-2.0 AND MIT")
+
+
+def test_torch_style_compound_licence_is_permissive() -> None:
+    # torch 2.13's License-Expression: the Boost licence and an LLVM exception are permissive too.
+    from forecode.corpus.licenses import is_permissive
+
+    assert is_permissive("Apache-2.0 AND Apache-2.0 WITH LLVM-exception AND BSD-2-Clause AND BSL-1.0 AND MIT")
+    assert not is_permissive("Apache-2.0 AND GPL-3.0-only")

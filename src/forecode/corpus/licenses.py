@@ -16,7 +16,7 @@ PERMISSIVE: frozenset[str] = frozenset(
     s.lower()
     for s in (
         "MIT", "Apache-2.0", "PSF-2.0", "Python-2.0", "ISC", "Unlicense", "CC0-1.0", "Zlib",
-        "0BSD", "HPND", "MIT-CMU", "BSD",
+        "0BSD", "HPND", "MIT-CMU", "BSD", "BSL-1.0",
     )
 )
 _NOT_PERMISSIVE = re.compile(r"GPL|MPL|EPL|unknown", re.IGNORECASE)
