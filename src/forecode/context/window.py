@@ -58,6 +58,11 @@ def _keep_head(text: str, tokenizer: CodeTokenizer, budget: int) -> tuple[str, l
     return out, tokenizer.encode(out)
 
 
+# No token spans this many characters in practice: tokenizing only this much text on each side
+# of the cursor keeps a request on a large file fast without changing what fits in the budget.
+CHARS_PER_TOKEN_BOUND = 32
+
+
 def build_window(
     text: str, cursor: int, tokenizer: CodeTokenizer, budget: int, suffix_share: float = 0.25
 ) -> Window:
@@ -65,8 +70,9 @@ def build_window(
     the suffix gets at most `suffix_share` of it, the prefix the rest."""
     prefix, suffix = text[:cursor], text[cursor:]
     suffix_budget = int(budget * suffix_share)
-    kept_suffix, suffix_ids = _keep_head(suffix, tokenizer, suffix_budget)
-    kept_prefix, prefix_ids = _keep_tail(prefix, tokenizer, budget - len(suffix_ids))
+    reach = budget * CHARS_PER_TOKEN_BOUND
+    kept_suffix, suffix_ids = _keep_head(suffix[:reach], tokenizer, suffix_budget)
+    kept_prefix, prefix_ids = _keep_tail(prefix[-reach:] if reach else "", tokenizer, budget - len(suffix_ids))
     return Window(
         prefix=kept_prefix,
         suffix=kept_suffix,
