@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,19 +72,13 @@ def save_checkpoint(
     if folder.exists():
         old = folder.with_name(f".{folder.name}.old")
         if old.exists():
-            _rmtree(old)
+            shutil.rmtree(old, ignore_errors=True)
         os.replace(folder, old)
         os.replace(tmp, folder)
-        _rmtree(old)
+        shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, folder)
     return folder
-
-
-def _rmtree(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> Checkpoint:

@@ -10,8 +10,9 @@ cursor can still fall inside a token; `healing.py` handles that case.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
 
@@ -64,6 +65,11 @@ def bytes_to_unicode() -> dict[int, str]:
             table[b] = chr(256 + extra)
             extra += 1
     return table
+
+
+@functools.cache
+def _unicode_to_byte() -> dict[str, int]:
+    return {c: b for b, c in bytes_to_unicode().items()}
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int, min_frequency: int = 2) -> CodeTokenizer:
@@ -136,7 +142,7 @@ class CodeTokenizer:
     def pieces(self, text: str) -> list[str]:
         """The pre-tokenizer's pieces of `text`: the boundaries no token crosses."""
         assert self._tok.pre_tokenizer is not None
-        unicode_to_byte = {c: b for b, c in bytes_to_unicode().items()}
+        unicode_to_byte = _unicode_to_byte()
         out = []
         for piece, _ in self._tok.pre_tokenizer.pre_tokenize_str(text):
             out.append(bytes(unicode_to_byte[c] for c in piece).decode("utf-8", errors="replace"))
@@ -145,7 +151,7 @@ class CodeTokenizer:
     @cached_property
     def token_bytes(self) -> list[bytes]:
         """The bytes each id stands for (special tokens: their name in UTF-8)."""
-        unicode_to_byte = {c: b for b, c in bytes_to_unicode().items()}
+        unicode_to_byte = _unicode_to_byte()
         table = [b""] * self.vocab_size
         for token, i in self._tok.get_vocab(with_added_tokens=True).items():
             if token in SPECIAL_TOKENS:
@@ -154,9 +160,6 @@ class CodeTokenizer:
                 table[i] = bytes(unicode_to_byte[c] for c in token)
         return table
 
-    def iter_ids(self, texts: Iterable[str]) -> Iterator[list[int]]:
-        for t in texts:
-            yield self.encode(t)
 
 
 __all__ = ["CodeTokenizer", "END_OF_TEXT", "FILE_SEP", "FIM_MIDDLE", "FIM_PREFIX", "FIM_SUFFIX", "train_tokenizer"]
