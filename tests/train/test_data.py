@@ -1,4 +1,4 @@
-"""Packing: windows of block_size + 1 that overlap by one token, a deterministic stream, exact resume."""
+"""Packing: consecutive windows of block_size + 1, FIM per window, a deterministic stream, exact resume."""
 
 from __future__ import annotations
 
@@ -20,23 +20,25 @@ def _packer(tok: CodeTokenizer, seed: int = 7, state: PackerState | None = None,
     return Packer(DOCS, tok, block, FIM, seed, state=state)
 
 
-def test_windows_overlap_by_one_token(tiny_tokenizer: CodeTokenizer) -> None:
+def test_windows_are_consecutive_and_fim_arranged(tiny_tokenizer: CodeTokenizer) -> None:
+    sp = tiny_tokenizer.special
     packer = _packer(tiny_tokenizer)
     batches = [packer.next_batch(3) for _ in range(5)]
     assert all(b.shape == (3, 17) and b.dtype == np.int64 for b in batches)
-    # Read back as one stream: each window starts with the token that ended the one before.
     windows = [w for b in batches for w in b]
-    for prev, nxt in zip(windows, windows[1:]):
-        assert prev[-1] == nxt[0]
-    stream = np.concatenate([windows[0], *[w[1:] for w in windows[1:]]])
-    # The stream is the documents' token ids back to back, in some order, each ending in end-of-text.
-    assert (stream == tiny_tokenizer.special.eot).sum() >= 3
+    assert sum(int((w == sp.fim_middle).sum()) for w in windows) > 0
+    assert packer.state.windows == 15
+    for w in windows:  # a FIM example never crosses a window's edge
+        ids = [int(t) for t in w]
+        for piece in " ".join(str(t) for t in ids).split(f" {sp.eot} "):
+            marks = [t for t in map(int, piece.split()) if t in (sp.fim_prefix, sp.fim_suffix, sp.fim_middle)]
+            assert marks in ([], [sp.fim_prefix, sp.fim_suffix, sp.fim_middle])
 
 
 def test_plain_stream_is_the_documents_back_to_back(tiny_tokenizer: CodeTokenizer) -> None:
     packer = Packer(DOCS, tiny_tokenizer, 16, FimSettings(fim_rate=0.0), seed=0, shuffle=False)
     windows = [packer.next_batch(1)[0] for _ in range(20)]
-    stream = [int(windows[0][0])] + [int(t) for w in windows for t in w[1:]]
+    stream = [int(t) for w in windows for t in w]
     expected = [t for d in DOCS for t in (*tiny_tokenizer.encode(d), tiny_tokenizer.special.eot)]
     assert stream == expected[: len(stream)]
 

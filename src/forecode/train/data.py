@@ -1,9 +1,11 @@
-"""Documents from a corpus, FIM-transformed and packed into fixed-length windows.
+"""Documents from a corpus, packed into fixed-length windows, then FIM-transformed per window.
 
-The stream is a pure function of (seed, epoch, position): documents are visited in a
-per-epoch permutation, each document's FIM split uses an RNG seeded by (seed, epoch, doc),
-and a `PackerState` (epoch, next document, leftover tokens) is all a checkpoint needs to
-continue exactly where it stopped.
+Documents are tokenized and joined with end-of-text into one stream, cut into consecutive
+windows of block_size + 1 tokens; each window is then FIM-arranged piece by piece
+(`fim.fim_window`), so every FIM example lies whole inside its window. The stream is a pure
+function of (seed, epoch, position): documents are visited in a per-epoch permutation, window
+k's FIM splits use an RNG seeded by (seed, k), and a `PackerState` (epoch, next document,
+windows made, leftover tokens) is all a checkpoint needs to continue exactly where it stopped.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ import numpy as np
 from forecode.corpus.shards import iter_records
 from forecode.errors import InputError
 from forecode.tokenizer import CodeTokenizer
-from forecode.train.fim import transform_document
+from forecode.train.fim import fim_window
 
-CHARS_PER_TOKEN = 3  # rough bytes of Python per token, to size chunks to a window
+PAD = -1  # a target that no loss counts (`ignore_index`), where a window came out short
 
 
 @dataclass(frozen=True)
@@ -50,17 +52,22 @@ class PackerState:
     epoch: int = 0
     doc: int = 0  # index into this epoch's permutation of the next document to read
     buffer: list[int] = field(default_factory=list)
+    windows: int = 0  # windows made so far: window k's FIM splits are seeded by (seed, k)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"epoch": self.epoch, "doc": self.doc, "buffer": list(self.buffer)}
+        return {"epoch": self.epoch, "doc": self.doc, "buffer": list(self.buffer), "windows": self.windows}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PackerState:
-        return cls(epoch=int(d["epoch"]), doc=int(d["doc"]), buffer=[int(t) for t in d["buffer"]])
+        return cls(
+            epoch=int(d["epoch"]), doc=int(d["doc"]), buffer=[int(t) for t in d["buffer"]],
+            windows=int(d.get("windows", 0)),
+        )
 
 
 class Packer:
-    """Yields (n, block_size + 1) arrays of token ids: inputs are [:, :-1], targets [:, 1:]."""
+    """Yields (n, block_size + 1) arrays of token ids: inputs are [:, :-1], targets [:, 1:];
+    a target of `PAD` is not a token and counts in no loss."""
 
     def __init__(
         self,
@@ -94,20 +101,22 @@ class Packer:
             order = self._permutation()
         i = order[self.state.doc]
         self.state.doc += 1
-        rng = random.Random(f"{self.seed}/fim/{self.state.epoch}/{i}")
-        max_chars = self.block_size * CHARS_PER_TOKEN
-        return transform_document(self.docs[i], self.tokenizer, rng, self.fim.fim_rate, self.fim.spm_rate, max_chars)
+        return [*self.tokenizer.encode(self.docs[i]), self.tokenizer.special.eot]
 
     def next_batch(self, n: int) -> np.ndarray:
-        """n windows of block_size + 1 tokens; a window overlaps the next by one token."""
-        need = n * self.block_size + 1
+        """n consecutive windows of block_size + 1 tokens, each FIM-arranged on its own."""
+        width = self.block_size + 1
         buf = self.state.buffer
-        while len(buf) < need:
+        while len(buf) < n * width:
             buf.extend(self._next_document())
-        arr = np.asarray(buf[:need], dtype=np.int64)
-        self.state.buffer = buf[need - 1 :]
-        windows = np.lib.stride_tricks.sliding_window_view(arr, self.block_size + 1)[:: self.block_size]
-        return np.ascontiguousarray(windows[:n])
+        windows = []
+        for k in range(n):
+            rng = random.Random(f"{self.seed}/fim/{self.state.windows}")
+            self.state.windows += 1
+            window = buf[k * width : (k + 1) * width]
+            windows.append(fim_window(window, self.tokenizer, rng, self.fim.fim_rate, self.fim.spm_rate, PAD))
+        self.state.buffer = buf[n * width :]
+        return np.asarray(windows, dtype=np.int64)
 
     def __iter__(self) -> Iterator[np.ndarray]:
         while True:

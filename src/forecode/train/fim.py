@@ -1,11 +1,22 @@
-"""The FIM transform of one document, with character-level split points (Bavarian et al. 2022)."""
+"""Context-level FIM: each training window is split at end-of-text into documents (or the
+pieces of them that fall in the window) and each piece is FIM-arranged on its own, with
+character-level split points (Bavarian et al. 2022), so every FIM example lies whole inside
+one window: the model always sees the prefix and suffix of the middle it learns to write.
+
+The arranged window keeps its length: the extra special tokens (and any tokens re-encoding
+adds at the cuts) are taken off the far end of the suffix, and when the suffix is too short,
+off the start of the prefix, as an editor's prompt cuts both to a budget. A piece too short to
+arrange, or that does not decode as UTF-8 (cut mid-character at the window's edge), stays plain.
+"""
 
 from __future__ import annotations
 
 import random
 
 from forecode.tokenizer import CodeTokenizer
-from forecode.tokenizer.fim import FimOrder, fim_sequence
+from forecode.tokenizer.fim import FimOrder, fim_prompt
+
+MIN_FIM_TOKENS = 8  # pieces shorter than this stay plain text
 
 
 def split_points(n_chars: int, rng: random.Random) -> tuple[int, int]:
@@ -14,41 +25,41 @@ def split_points(n_chars: int, rng: random.Random) -> tuple[int, int]:
     return a, b
 
 
-def chunk_text(text: str, max_chars: int) -> list[str]:
-    """Cut a long document at line ends into pieces of at most about `max_chars` characters,
-    so each piece, FIM-transformed, fits in a training window."""
-    if len(text) <= max_chars:
-        return [text]
-    chunks, start = [], 0
-    while start < len(text):
-        end = min(start + max_chars, len(text))
-        if end < len(text):
-            newline = text.rfind("\n", start, end)
-            if newline > start:
-                end = newline + 1
-        chunks.append(text[start:end])
-        start = end
-    return chunks
-
-
-def transform_document(
-    text: str,
-    tokenizer: CodeTokenizer,
-    rng: random.Random,
-    fim_rate: float,
-    spm_rate: float,
-    max_chars: int,
+def fim_piece(
+    ids: list[int], tokenizer: CodeTokenizer, rng: random.Random, fim_rate: float, spm_rate: float
 ) -> list[int]:
-    """Token ids of one document: each chunk either plain or FIM-arranged, then end-of-text."""
+    """`ids` (one piece, no end-of-text) FIM-arranged in at most as many tokens, or unchanged."""
+    if rng.random() >= fim_rate or len(ids) < MIN_FIM_TOKENS:
+        return ids
+    try:
+        text = b"".join(tokenizer.token_bytes[t] for t in ids).decode("utf-8")
+    except UnicodeDecodeError:
+        return ids
+    a, b = split_points(len(text), rng)
+    order: FimOrder = "spm" if rng.random() < spm_rate else "psm"
+    prefix, middle, suffix = tokenizer.encode_batch([text[:a], text[a:b], text[b:]])
+    excess = len(prefix) + len(middle) + len(suffix) + 3 - len(ids)
+    if excess > len(suffix) + len(prefix):
+        return ids
+    if excess > 0:
+        from_suffix = min(excess, len(suffix))
+        suffix = suffix[: len(suffix) - from_suffix]
+        prefix = prefix[excess - from_suffix :]
+    arranged = [*fim_prompt(prefix, suffix, tokenizer.special, order), *middle]
+    return arranged[: len(ids)]
+
+
+def fim_window(
+    ids: list[int], tokenizer: CodeTokenizer, rng: random.Random, fim_rate: float, spm_rate: float, pad: int
+) -> list[int]:
+    """The window `ids` with each end-of-text-separated piece FIM-arranged, padded with `pad`
+    to its old length when re-encoding came out shorter."""
+    eot = tokenizer.special.eot
     out: list[int] = []
-    for chunk in chunk_text(text, max_chars):
-        if rng.random() < fim_rate:
-            a, b = split_points(len(chunk), rng)
-            order: FimOrder = "spm" if rng.random() < spm_rate else "psm"
-            prefix, middle, suffix = tokenizer.encode_batch([chunk[:a], chunk[a:b], chunk[b:]])
-            out.extend(fim_sequence(prefix, middle, suffix, tokenizer.special, order))
-        else:
-            out.extend(tokenizer.encode(chunk))
-    if not out or out[-1] != tokenizer.special.eot:
-        out.append(tokenizer.special.eot)
-    return out
+    start = 0
+    for i in [*(i for i, t in enumerate(ids) if t == eot), len(ids)]:
+        out.extend(fim_piece(ids[start:i], tokenizer, rng, fim_rate, spm_rate))
+        if i < len(ids):
+            out.append(eot)
+        start = i + 1
+    return out + [pad] * (len(ids) - len(out))

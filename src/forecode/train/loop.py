@@ -30,7 +30,7 @@ from forecode.model.checkpoint import load_checkpoint, save_checkpoint
 from forecode.model.config import ModelConfig
 from forecode.model.llama import Llama
 from forecode.tokenizer import CodeTokenizer
-from forecode.train.data import FimSettings, Packer, PackerState, load_documents
+from forecode.train.data import PAD, FimSettings, Packer, PackerState, load_documents
 from forecode.train.distributed import (
     all_mean,
     any_flag,
@@ -107,6 +107,11 @@ def _set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
 
 
+def _loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over the targets that are tokens (`PAD` ones count not)."""
+    return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=PAD)
+
+
 def _optimizer(model: Llama, cfg: TrainConfig) -> torch.optim.AdamW:
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
@@ -155,7 +160,8 @@ class Trainer:
     def _validation_windows(self, val_docs: list[str]) -> np.ndarray | None:
         if not val_docs or self.cfg.val_batches == 0:
             return None
-        packer = Packer(val_docs, self.tokenizer, self.cfg.model.block_size, self.cfg.fim, seed=0, shuffle=False)
+        # A fixed shuffle, so the windows come from many files, not the first few in corpus order.
+        packer = Packer(val_docs, self.tokenizer, self.cfg.model.block_size, self.cfg.fim, seed=0)
         n = self.cfg.val_batches * self.cfg.batch_size
         windows: list[np.ndarray] = []
         while len(windows) < n and packer.state.epoch == 0:  # a small validation set is used once
@@ -237,17 +243,16 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         batch = self._local_batch()
-        x, y = batch[:, :-1], batch[:, 1:]
         self.model.train()
         with self._autocast():
-            logits = self.model_for_step(x)
-        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
+            logits = self.model_for_step(batch[:, :-1].clamp(min=0))
+        loss = _loss(logits, batch[:, 1:])
         loss.backward()  # type: ignore[no-untyped-call]
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
-        self.tokens_seen += x.numel() * self.world.size
+        self.tokens_seen += (batch.shape[0] * (batch.shape[1] - 1)) * self.world.size
         return all_mean(float(loss.item()), self.world, self.device)  # the global batch's loss, the same on every rank
 
     @torch.no_grad()
@@ -260,8 +265,8 @@ class Trainer:
         for i in range(0, len(self.val_data), B):
             batch = torch.from_numpy(self.val_data[i : i + B]).to(self.device)
             with self._autocast():
-                logits = self.model(batch[:, :-1])
-            losses.append(F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1)).item())
+                logits = self.model(batch[:, :-1].clamp(min=0))
+            losses.append(_loss(logits, batch[:, 1:]).item())
         return all_mean(sum(losses) / len(losses), self.world, self.device)
 
     def _log(self, record: dict[str, Any]) -> None:
