@@ -118,3 +118,16 @@ def test_memorised_line_survives_a_long_prefix(memorised: Completer) -> None:
     prompt_prefix = result.debug["prompt"].removeprefix("<|fim_prefix|>").split("<|fim_suffix|>")[0]
     assert (prompt_prefix + result.debug["healed"]).endswith("import module_199\n" + doc[:cursor])
     assert prompt_prefix.startswith("import module_")  # whole lines
+
+
+@pytest.mark.parametrize("order", ["psm", "spm"])
+def test_prompt_follows_the_engines_fim_order(tiny_tokenizer_path: Path, tiny_tokenizer: CodeTokenizer, order: str) -> None:
+    engine = BuiltinEngine(random_model(tiny_tokenizer_path), tiny_tokenizer, fim_order=order)  # type: ignore[arg-type]
+    result = Completer(engine).complete(CompletionRequest(text="def f(x):\n    return x\n", cursor=14, max_tokens=2))
+    prompt = result.debug["prompt"]
+    assert result.debug["fim_order"] == order
+    assert result.debug["healed"] == "    "  # the indentation is backed off and generated again
+    if order == "spm":  # the prefix runs straight into the middle
+        assert prompt == "<|fim_prefix|><|fim_suffix|>return x\n<|fim_middle|>def f(x):\n"
+    else:
+        assert prompt == "<|fim_prefix|>def f(x):\n<|fim_suffix|>return x\n<|fim_middle|>"

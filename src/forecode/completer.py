@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from forecode.context.window import build_window
+from forecode.context.window import Window, build_window
 from forecode.engine.base import Engine, GenerationRequest
 from forecode.errors import InputError
 from forecode.postprocess.scope import cut_to_scope, detect_scope
@@ -61,6 +61,14 @@ class Suggestion:
 
 
 @dataclass(frozen=True)
+class Prompt:
+    ids: list[int]  # the FIM prompt, in the engine's order
+    backed_off: bytes  # what token healing took off the prefix: the suggestion must begin with it
+    window: Window
+    max_new: int  # tokens left for the suggestion
+
+
+@dataclass(frozen=True)
 class CompletionResult:
     suggestions: list[Suggestion]
     debug: dict[str, Any] = field(default_factory=dict)
@@ -77,11 +85,8 @@ class Completer:
         prefix, suffix = request.text[: request.cursor], request.text[request.cursor :]
         scope = detect_scope(prefix, suffix)
         line_prefix = prefix[prefix.rfind("\n") + 1 :]
-        max_new = min(request.max_tokens, max(1, self.engine.context_length // 4))
-        budget = self.engine.context_length - max_new - SPECIAL_BUDGET
-        window = build_window(request.text, request.cursor, self.tokenizer, budget)
-        healed = self.healer.heal(window.prefix_ids)
-        prompt = fim_prompt(healed.ids, window.suffix_ids, self.tokenizer.special)
+        built = self.build_prompt(request.text, request.cursor, request.max_tokens)
+        prompt, window, max_new = built.ids, built.window, built.max_new
         t1 = time.perf_counter()
 
         suggestions, raw, timings = [], [], []
@@ -94,13 +99,13 @@ class Completer:
                     temperature=request.temperature,
                     top_p=request.top_p,
                     seed=seed,
-                    forced_prefix=healed.backed_off,
+                    forced_prefix=built.backed_off,
                     stop_when=lambda text: cut_to_scope(text, scope, line_prefix)[1],
                 )
             )
             text, _ = cut_to_scope(gen.text, scope, line_prefix)
             text = text.rstrip()  # trailing blanks and newlines are never what the user wants
-            tokens = self._token_infos(gen.token_ids, gen.token_logprobs, healed.backed_off, len(text))
+            tokens = self._token_infos(gen.token_ids, gen.token_logprobs, built.backed_off, len(text))
             suggestions.append(Suggestion(text, sum(t.logprob for t in tokens), tokens, gen.finish_reason))
             raw.append(gen.text)
             timings.append({"prefill_ms": round(gen.prefill_ms, 2), "decode_ms": round(gen.decode_ms, 2), "new_tokens": len(gen.token_ids)})
@@ -112,11 +117,25 @@ class Completer:
             "prompt_tokens": len(prompt),
             "prefix_truncated": window.prefix_truncated,
             "suffix_truncated": window.suffix_truncated,
-            "healed": healed.backed_off.decode("utf-8", errors="replace"),
+            "fim_order": self.engine.fim_order,
+            "healed": built.backed_off.decode("utf-8", errors="replace"),
             "raw": raw,
             "timings": {"prompt_ms": round((t1 - t0) * 1000, 2), "generations": timings, "total_ms": round((time.perf_counter() - t0) * 1000, 2)},
         }
         return CompletionResult(suggestions, debug)
+
+    def build_prompt(self, text: str, cursor: int, max_tokens: int, heal: bool = True) -> Prompt:
+        """The FIM prompt for a cursor: prefix and suffix cut to the budget, the prefix healed,
+        laid out in the order the engine's model was trained on."""
+        max_new = min(max_tokens, max(1, self.engine.context_length // 4))
+        budget = self.engine.context_length - max_new - SPECIAL_BUDGET
+        window = build_window(text, cursor, self.tokenizer, budget)
+        prefix_ids, backed_off = window.prefix_ids, b""
+        if heal:
+            healed = self.healer.heal(window.prefix_ids)
+            prefix_ids, backed_off = healed.ids, healed.backed_off
+        ids = fim_prompt(prefix_ids, window.suffix_ids, self.tokenizer.special, self.engine.fim_order)
+        return Prompt(ids, backed_off, window, max_new)
 
     def _token_infos(self, ids: list[int], logprobs: list[float], forced: bytes, keep_chars: int) -> list[TokenInfo]:
         """Per-token text and log-probability, for the tokens that make up the kept text."""

@@ -9,6 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from cli_errors import one_line_error as _error
 from engine.tiny_models import CURSORS, LINE_START, document_at, memorised_model
 
 from forecode.cli import main
@@ -64,14 +65,6 @@ def test_complete_n_samples(checkpoint: Path, source: Path, capsys: pytest.Captu
     assert main(args) == 0
     assert len(json.loads(capsys.readouterr().out)["suggestions"]) == 3
 
-
-def _error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    assert main(argv) == 2
-    out = capsys.readouterr()
-    assert out.out == ""
-    assert "Traceback" not in out.err
-    assert out.err.startswith("error: ") and out.err.count("\n") == 1, out.err
-    return out.err
 
 
 def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

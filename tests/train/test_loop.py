@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import torch
 
+from forecode.engine.builtin import BuiltinEngine
 from forecode.errors import InputError
 from forecode.model.checkpoint import load_checkpoint
 from forecode.model.config import PRESETS
@@ -80,6 +81,8 @@ def test_loss_decreases_and_checkpoint_loads(
     assert summary["steps"] == 30 and summary["tokens_seen"] == 30 * 2 * 64
     ckpt = load_checkpoint(tmp_path / "r" / "model")
     assert ckpt.meta["training"]["steps"] == 30
+    assert ckpt.meta["fim_order"] == "spm"  # trained on SPM half the time or more: prompts use SPM
+    assert BuiltinEngine.from_checkpoint(tmp_path / "r" / "model").fim_order == "spm"
     assert ckpt.tokenizer.fingerprint == tiny_tokenizer.fingerprint
     idx = torch.randint(0, cfg.model.vocab_size, (1, 20))
     trainer.model.eval()

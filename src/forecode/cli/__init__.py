@@ -1,4 +1,4 @@
-"""The composition root: `forecode complete | corpus | tokenizer | train`.
+"""The composition root: `forecode complete | corpus | tokenizer | train | eval`.
 
 One module per command group, so each stays small; the group is assembled here.
 """
@@ -21,7 +21,10 @@ def cli() -> None:
 
 def _register() -> None:
     from forecode.cli import complete, corpus, tokenizer, train
+    from forecode.cli import eval as eval_cli
 
+    eval_cli.register()
+    cli.add_command(eval_cli.eval_group)
     cli.add_command(corpus.corpus)
     cli.add_command(tokenizer.tokenizer)
     cli.add_command(train.train)

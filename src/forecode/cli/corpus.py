@@ -74,3 +74,14 @@ def build(
         f"Filtered: {filtered}. Duplicates removed: {s.exact_duplicates} exact, {s.near_duplicates} near. "
         f"Secrets redacted: {secrets}. Details in {s.out / 'manifest.json'}."
     )
+
+
+@corpus.command()
+@click.argument("corpus_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Fingerprint file to write (zstd text).")
+def fingerprints(corpus_dir: Path, out: Path) -> None:
+    """Write one content fingerprint per file of CORPUS_DIR, to check evaluation data against."""
+    from forecode.corpus.fingerprints import corpus_fingerprints, write_fingerprints
+
+    n = write_fingerprints(out, corpus_fingerprints(corpus_dir))
+    click.echo(f"Wrote {n} fingerprints to {out} ({out.stat().st_size / 1024:.0f} KiB).")

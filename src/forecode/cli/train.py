@@ -49,7 +49,7 @@ def _print_log(record: dict[str, Any]) -> None:
 @click.option("--weight-decay", type=float, default=0.1, show_default=True)
 @click.option("--grad-clip", type=float, default=1.0, show_default=True)
 @click.option("--fim-rate", type=click.FloatRange(0, 1), default=0.9, show_default=True)
-@click.option("--spm-rate", type=click.FloatRange(0, 1), default=0.1, show_default=True, help="Share of FIM examples in SPM order.")
+@click.option("--spm-rate", type=click.FloatRange(0, 1), default=0.75, show_default=True, help="Share of FIM examples in SPM order; at 0.5 or more, checkpoints ask for SPM prompts.")
 @click.option("--val-fraction", type=click.FloatRange(0, 0.5), default=0.01, show_default=True)
 @click.option("--val-batches", type=click.IntRange(min=0), default=8, show_default=True)
 @click.option("--eval-every", type=click.IntRange(min=1), default=200, show_default=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from forecode.tokenizer import CodeTokenizer
+from forecode.tokenizer.fim import FimOrder
 
 FinishReason = Literal["end_of_text", "stop_rule", "max_tokens"]
 
@@ -41,6 +42,7 @@ class Generation:
 
 class Engine(Protocol):
     tokenizer: CodeTokenizer
+    fim_order: FimOrder  # how prompts for this engine's model lay out prefix and suffix
 
     @property
     def context_length(self) -> int:
@@ -48,3 +50,7 @@ class Engine(Protocol):
         ...
 
     def generate(self, request: GenerationRequest) -> Generation: ...
+
+    def score(self, prompt_ids: list[int], continuations: list[list[int]]) -> list[float]:
+        """Log-probability of each continuation right after the prompt: the sum over its tokens."""
+        ...

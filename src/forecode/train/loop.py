@@ -211,7 +211,12 @@ class Trainer:
         tmp = self.run_dir / "state.pt.tmp"
         torch.save(state, tmp)
         os.replace(tmp, self.run_dir / "state.pt")
-        save_checkpoint(self.run_dir / "model", self.model, self.tokenizer, {"training": self.summary()})
+        save_checkpoint(self.run_dir / "model", self.model, self.tokenizer, {"fim_order": self.inference_order, "training": self.summary()})
+
+    @property
+    def inference_order(self) -> str:
+        """The FIM order completions should use: the one the model trained on most."""
+        return "spm" if self.cfg.fim.spm_rate >= 0.5 else "psm"
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -1,0 +1,64 @@
+"""`forecode eval ...`: the benchmarks, one module each, assembled into one group here.
+
+Options every benchmark shares (which model, threads, --json, --out) are defined once below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ENGINES = ("builtin", "ngram")
+
+
+def model_options(fn: F) -> F:
+    """--engine, --model and --threads: what produces the completions being scored."""
+    fn = click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for the model.")(fn)
+    fn = click.option(
+        "--model", "model_path", type=click.Path(path_type=Path, exists=True), default=None,
+        help="Checkpoint folder (builtin; default: the embedded forecode-tiny) or n-gram file (ngram).",
+    )(fn)
+    fn = click.option("--engine", type=click.Choice(ENGINES), default="builtin", show_default=True)(fn)
+    return fn
+
+
+def report_options(fn: F) -> F:
+    """--json (metrics as one JSON object, the last line of output) and --out (per-sample JSONL)."""
+    fn = click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+                      help="Per-sample JSONL; a rerun with the same file resumes, skipping finished samples.")(fn)
+    fn = click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object, the last line of output.")(fn)
+    return fn
+
+
+def load_completer(engine: str, model_path: Path | None, threads: int | None) -> Any:
+    """The Completer every benchmark scores, over the chosen engine."""
+    from forecode.completer import Completer
+
+    if engine == "ngram":
+        from forecode.engine.ngram import NgramEngine
+
+        if model_path is None:
+            raise click.UsageError("--engine ngram needs --model FILE (made by `forecode eval ngram-build`)")
+        return Completer(NgramEngine.from_file(model_path))
+    from forecode.engine.builtin import BuiltinEngine
+    from forecode.model.embedded import embedded_model_path
+
+    return Completer(BuiltinEngine.from_checkpoint(model_path or embedded_model_path(), threads=threads))
+
+
+@click.group("eval")
+def eval_group() -> None:
+    """Benchmarks: HumanEval infilling, real-code lines, identifiers against jedi, latency."""
+
+
+def register() -> None:
+    from forecode.cli import eval_humaneval, eval_identifiers, eval_latency, eval_lines, eval_ngram
+
+    for module in (eval_humaneval, eval_lines, eval_identifiers, eval_latency, eval_ngram):
+        for command in module.COMMANDS:
+            eval_group.add_command(command)
