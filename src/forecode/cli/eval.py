@@ -53,12 +53,12 @@ def load_completer(engine: str, model_path: Path | None, threads: int | None) ->
 
 @click.group("eval")
 def eval_group() -> None:
-    """Benchmarks: HumanEval infilling, real-code lines, identifiers against jedi, latency."""
+    """Benchmarks: HumanEval infilling, real-code lines, identifiers against jedi, latency, loss."""
 
 
 def register() -> None:
-    from forecode.cli import eval_humaneval, eval_identifiers, eval_latency, eval_lines, eval_ngram
+    from forecode.cli import eval_humaneval, eval_identifiers, eval_latency, eval_lines, eval_loss, eval_ngram
 
-    for module in (eval_humaneval, eval_lines, eval_identifiers, eval_latency, eval_ngram):
+    for module in (eval_humaneval, eval_lines, eval_identifiers, eval_latency, eval_ngram, eval_loss):
         for command in module.COMMANDS:
             eval_group.add_command(command)

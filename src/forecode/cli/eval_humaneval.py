@@ -65,6 +65,8 @@ def parse_ks(raw: str | None, samples: int) -> list[int]:
 @click.option("--seed", type=int, default=0, show_default=True, help="With sampling, sample i of each task uses seed + i.")
 @click.option("--k", "ks", default=None, help="Comma-separated k for pass@k (default: 1, 10, 100, up to --samples).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N tasks.")
+@click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Only every N-th task (before --limit): a sample spread over all 164 problems.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Programs run at once in the sandbox, while the model generates the next.")
 @click.option("--max-tokens", type=click.IntRange(min=1, max=1024), default=None,
@@ -75,7 +77,7 @@ def parse_ks(raw: str | None, samples: int) -> list[int]:
 @report_options
 def humaneval_infill(
     mode: str, data: Path | None, baseline: str | None, samples: int, temperature: float, seed: int,
-    ks: str | None, limit: int | None, workers: int, max_tokens: int | None, timeout_s: float,
+    ks: str | None, limit: int | None, every: int, workers: int, max_tokens: int | None, timeout_s: float,
     engine: str, model_path: Path | None, threads: int | None, as_json: bool, out: Path | None,
 ) -> None:
     """HumanEval infilling (Bavarian et al. 2022): fill the gap, run the tests, report pass@k."""
@@ -87,6 +89,7 @@ def humaneval_infill(
         raise InputError(f"--baseline {baseline} scores no model; drop --model {model_path}")
     k_values = parse_ks(ks, samples)
     tasks = load_tasks(mode, data)
+    tasks = tasks[::every]
     if limit is not None:
         tasks = tasks[:limit]
     if max_tokens is None:

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Every benchmark in docs/BENCHMARKS.md, for one model, with the settings the table reports.
+#
+#   scripts/benchmarks.sh OUT_DIR [--engine ngram --model FILE | --model CHECKPOINT_FOLDER]
+#
+# Writes OUT_DIR/<benchmark>.jsonl (per sample; a rerun resumes) and OUT_DIR/<benchmark>.json
+# (the metrics). The line tasks are cut from the held-out packages installed in the virtualenv
+# (click, jinja2, attrs, networkx: never in a training corpus), 150 per package and set.
+# Set BENCH_QUICK=1 for a smoke run of a few tasks each. Takes about 40 minutes on 2 cores.
+set -euo pipefail
+out=${1:?usage: scripts/benchmarks.sh OUT_DIR [model options]}
+shift
+model=("$@")
+cd "$(dirname "$0")/.."
+fc=.venv/bin/forecode
+mkdir -p "$out"
+quick=${BENCH_QUICK:-0}
+limit() { if [ "$quick" = 1 ]; then echo "--limit $1"; fi; }
+
+site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+tasks=$out/tasks
+mkdir -p "$tasks"
+for kind in plain cross-file; do
+  flag=$([ "$kind" = cross-file ] && echo --cross-file || true)
+  if [ ! -s "$tasks/lines-$kind.jsonl" ]; then
+    : >"$tasks/lines-$kind.tmp"
+    for pkg in click jinja2 attr networkx; do
+      $fc eval make-lines --source "$site/$pkg" $flag --per-file 2 --max-tasks 150 --seed 0 --quiet \
+        --out "$tasks/$pkg-$kind.jsonl" >&2
+      cat "$tasks/$pkg-$kind.jsonl" >>"$tasks/lines-$kind.tmp"
+    done
+    mv "$tasks/lines-$kind.tmp" "$tasks/lines-$kind.jsonl"
+  fi
+done
+
+run() {  # name, then the eval command's arguments; keeps the last line (the metrics) as name.json
+  local name=$1; shift
+  echo "== $name" >&2
+  $fc eval "$@" "${model[@]}" --json --out "$out/$name.jsonl" | tail -n 1 >"$out/$name.json"
+  cat "$out/$name.json" >&2
+}
+data=../shared/data/human-eval-infilling
+run humaneval-single-line humaneval-infill --mode single-line --workers 2 $(limit 20)
+run humaneval-multi-line humaneval-infill --mode multi-line --every 5 --workers 2 $(limit 20)
+if [ -d "$data" ]; then
+  run humaneval-random-span humaneval-infill --mode random-span --data "$data" --every 2 --workers 2 $(limit 20)
+fi
+run lines-plain lines --tasks "$tasks/lines-plain.jsonl" $(limit 20)
+run lines-cross-file lines --tasks "$tasks/lines-cross-file.jsonl" $(limit 20)
+run identifiers identifiers --limit "$([ "$quick" = 1 ] && echo 10 || echo 300)" --seed 0
+run latency latency --positions "$([ "$quick" = 1 ] && echo 5 || echo 50)"
