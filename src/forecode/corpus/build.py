@@ -29,9 +29,9 @@ from forecode.corpus.dedup import (
     minhash_values,
 )
 from forecode.corpus.holdout import (
-    HELD_OUT_IMPORT_NAMES,
     excluded_package_set,
     is_excluded_package,
+    is_held_out_path,
 )
 from forecode.corpus.language import KNOWN_LANGUAGES, detect_language, may_be_script
 from forecode.corpus.licenses import is_permissive
@@ -247,8 +247,7 @@ def _reason_before_reading(
     candidate: sources.SourceFile, options: BuildOptions, excluded: frozenset[str], screen: _Screen
 ) -> str | None:
     """Reasons that need no file content: held out, excluded, licence, language by extension, size."""
-    held_out = any(part in HELD_OUT_IMPORT_NAMES for part in candidate.rel_path.split("/")[:-1])
-    if held_out or is_excluded_package(candidate.package, _HELD_OUT):
+    if is_held_out_path(candidate.rel_path) or is_excluded_package(candidate.package, _HELD_OUT):
         return filters.HELD_OUT
     if is_excluded_package(candidate.package, excluded):
         return filters.EXCLUDED_PACKAGE

