@@ -357,7 +357,7 @@ def _launch(config: dict[str, Any]) -> NoReturn:
         else:
             report.missing.append(f"network: unshare(CLONE_NEWNET) failed: {why}")
         if (why := libc.unshare(CLONE_NEWNS)) is None:
-            confined = _confine_filesystem(libc, config["workdir"], report.missing)
+            confined = _confine_filesystem(libc, config["workdir"], config["needed"], report.missing)
         else:
             report.missing.append(f"filesystem: unshare(CLONE_NEWNS) failed: {why}")
         if config["uid"] is not None and (why := _open_paths(libc, config["needed"], confined)) is not None:
@@ -410,14 +410,21 @@ def _enter_user_namespace(libc: _Libc, report: _Report) -> None:
             f.write(text)
 
 
-def _confine_filesystem(libc: _Libc, workdir: str, missing: list[str]) -> bool:
-    """In the new mount namespace: everything read-only, private scratch dirs, the workdir writable."""
-    work_fd = os.open(workdir, os.O_PATH | os.O_DIRECTORY)  # reachable after /tmp is covered
+def _confine_filesystem(libc: _Libc, workdir: str, needed: list[str], missing: list[str]) -> bool:
+    """In the new mount namespace: everything read-only, private scratch dirs, the workdir writable.
+
+    Paths the program needs that lie under a scratch dir (the working directory; an interpreter
+    or virtualenv under /tmp, as in a fresh clone there) are bound back into the new tmpfs, the
+    interpreter's read-only."""
+    scratch = [d for d in SCRATCH_DIRS if os.path.isdir(d) and not os.path.islink(d)]
+    covered = [workdir] + [
+        p for p in needed if p != workdir and any(p == d or p.startswith(d + "/") for d in scratch) and os.path.exists(p)
+    ]
+    fds = {p: os.open(p, os.O_PATH) for p in covered}  # reachable after /tmp is covered
     try:
         if (why := libc.mount(None, "/", None, MS_REC | MS_PRIVATE)) is not None:
             missing.append(f"filesystem: making mounts private failed: {why}")
             return False
-        scratch = [d for d in SCRATCH_DIRS if os.path.isdir(d) and not os.path.islink(d)]
         ok = True
         for point in _mount_points():
             if any(point == d or point.startswith(d + "/") for d in scratch):
@@ -433,16 +440,24 @@ def _confine_filesystem(libc: _Libc, workdir: str, missing: list[str]) -> bool:
             if (why := libc.mount("tmpfs", d, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={SCRATCH_SIZE}")) is not None:
                 missing.append(f"filesystem: no private {d}: {why}")
                 ok = False
-        os.makedirs(workdir, exist_ok=True)  # on the new tmpfs when the workdir was under /tmp
-        if (why := libc.mount(f"/proc/self/fd/{work_fd}", workdir, None, MS_BIND)) is not None:
-            missing.append(f"filesystem: binding the working directory failed: {why}")
-            return False
-        # the bind inherits the read-only flag of the mount it came from: lift it for this one
-        if (why := libc.mount(None, workdir, None, MS_REMOUNT | MS_BIND | _kept_flags(workdir))) is not None:
-            missing.append(f"filesystem: the working directory stayed read-only: {why}")
+        for path, fd in fds.items():
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                os.makedirs(path, exist_ok=True)  # on the new tmpfs when it was under /tmp
+            else:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                if not os.path.exists(path):
+                    open(path, "x").close()
+            if (why := libc.mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)) is not None:
+                missing.append(f"filesystem: binding {path} back failed: {why}")
+                return False
+            # the bind inherits the read-only flag of the mount it came from: lift it for the workdir
+            extra = 0 if path == workdir else MS_RDONLY
+            if (why := libc.mount(None, path, None, MS_REMOUNT | MS_BIND | extra | _kept_flags(path))) is not None:
+                missing.append(f"filesystem: {path} kept the wrong write mode: {why}")
         return ok
     finally:
-        os.close(work_fd)
+        for fd in fds.values():
+            os.close(fd)
 
 
 def _open_paths(libc: _Libc, paths: list[str], can_mount: bool) -> str | None:
