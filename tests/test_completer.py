@@ -131,3 +131,24 @@ def test_prompt_follows_the_engines_fim_order(tiny_tokenizer_path: Path, tiny_to
         assert prompt == "<|fim_prefix|><|fim_suffix|>return x\n<|fim_middle|>def f(x):\n"
     else:
         assert prompt == "<|fim_prefix|>def f(x):\n<|fim_suffix|>return x\n<|fim_middle|>"
+
+
+def test_stop_sequences_end_the_suggestion_before_them(memorised: Completer) -> None:
+    cursor = CURSORS[0]
+    doc, rest = document_at(cursor)
+    stop = rest[3:5]
+    [s] = memorised.complete(CompletionRequest(doc, cursor, stop=(stop,))).suggestions
+    assert s.text == rest[: rest.index(stop)]
+
+
+def test_scope_none_keeps_what_the_scope_cut_would_drop(memorised: Completer) -> None:
+    cursor = CURSORS[0]
+    doc, rest = document_at(cursor)
+    result = memorised.complete(CompletionRequest(doc, cursor, scope="none"))
+    assert result.debug["scope"] == "none"
+    assert result.suggestions[0].text.startswith(rest)
+
+
+def test_empty_stop_sequences_are_refused() -> None:
+    with pytest.raises(InputError, match="stop sequences must not be empty"):
+        CompletionRequest("abc", 3, stop=("",))

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 from forecode.context.window import Window, build_window
 from forecode.engine.base import Engine, GenerationRequest
@@ -32,6 +33,8 @@ class CompletionRequest:
     top_p: float = 1.0
     seed: int | None = None
     n: int = 1
+    stop: tuple[str, ...] = ()  # the suggestion ends before the first of these strings
+    scope: Literal["auto", "none"] = "auto"  # "none": no scope cut, as a plain completions API
 
     def __post_init__(self) -> None:
         if not 0 <= self.cursor <= len(self.text):
@@ -44,6 +47,10 @@ class CompletionRequest:
             raise InputError(f"top_p must be in (0, 1], not {self.top_p}")
         if self.n < 1:
             raise InputError(f"n must be at least 1, not {self.n}")
+        if any(not s for s in self.stop):
+            raise InputError("stop sequences must not be empty strings")
+        if self.scope not in ("auto", "none"):
+            raise InputError(f"scope must be 'auto' or 'none', not {self.scope!r}")
 
 
 @dataclass(frozen=True)
@@ -80,11 +87,22 @@ class Completer:
         self.tokenizer = engine.tokenizer
         self.healer = TokenHealer(engine.tokenizer)
 
-    def complete(self, request: CompletionRequest) -> CompletionResult:
+    def complete(self, request: CompletionRequest, cancelled: Callable[[], bool] | None = None) -> CompletionResult:
+        """Suggestions for `request`. `cancelled` is polled between tokens; once it returns
+        True generation stops and the suggestions so far come back with finish reason
+        "cancelled"."""
         t0 = time.perf_counter()
         prefix, suffix = request.text[: request.cursor], request.text[request.cursor :]
-        scope = detect_scope(prefix, suffix)
+        scope = detect_scope(prefix, suffix) if request.scope == "auto" else None
         line_prefix = prefix[prefix.rfind("\n") + 1 :]
+
+        def cut(text: str) -> tuple[str, bool]:
+            done = False
+            if scope is not None:
+                text, done = cut_to_scope(text, scope, line_prefix)
+            ends = [i for i in (text.find(s) for s in request.stop) if i >= 0]
+            return (text[: min(ends)], True) if ends else (text, done)
+
         built = self.build_prompt(request.text, request.cursor, request.max_tokens)
         prompt, window, max_new = built.ids, built.window, built.max_new
         t1 = time.perf_counter()
@@ -100,19 +118,23 @@ class Completer:
                     top_p=request.top_p,
                     seed=seed,
                     forced_prefix=built.backed_off,
-                    stop_when=lambda text: cut_to_scope(text, scope, line_prefix)[1],
+                    stop_when=lambda text: cut(text)[1],
+                    cancelled=cancelled,
                 )
             )
-            text, _ = cut_to_scope(gen.text, scope, line_prefix)
-            text = text.rstrip()  # trailing blanks and newlines are never what the user wants
+            text, _ = cut(gen.text)
+            if scope is not None:
+                text = text.rstrip()  # trailing blanks and newlines are never what the user wants
             tokens = self._token_infos(gen.token_ids, gen.token_logprobs, built.backed_off, len(text))
             suggestions.append(Suggestion(text, sum(t.logprob for t in tokens), tokens, gen.finish_reason))
             raw.append(gen.text)
             timings.append({"prefill_ms": round(gen.prefill_ms, 2), "decode_ms": round(gen.decode_ms, 2), "new_tokens": len(gen.token_ids)})
+            if gen.finish_reason == "cancelled":
+                break
         if request.n > 1:
             suggestions.sort(key=lambda s: -s.logprob / max(1, len(s.tokens)))
         debug = {
-            "scope": scope.mode.value,
+            "scope": scope.mode.value if scope is not None else "none",
             "prompt": self.tokenizer.decode(prompt),
             "prompt_tokens": len(prompt),
             "prefix_truncated": window.prefix_truncated,

@@ -13,7 +13,7 @@ import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-ENGINES = ("builtin", "ngram")
+from forecode.engine.loading import BACKENDS as ENGINES
 
 
 def model_options(fn: F) -> F:
@@ -38,17 +38,11 @@ def report_options(fn: F) -> F:
 def load_completer(engine: str, model_path: Path | None, threads: int | None) -> Any:
     """The Completer every benchmark scores, over the chosen engine."""
     from forecode.completer import Completer
+    from forecode.engine.loading import load_engine
 
-    if engine == "ngram":
-        from forecode.engine.ngram import NgramEngine
-
-        if model_path is None:
-            raise click.UsageError("--engine ngram needs --model FILE (made by `forecode eval ngram-build`)")
-        return Completer(NgramEngine.from_file(model_path))
-    from forecode.engine.builtin import BuiltinEngine
-    from forecode.model.embedded import embedded_model_path
-
-    return Completer(BuiltinEngine.from_checkpoint(model_path or embedded_model_path(), threads=threads))
+    if engine == "ngram" and model_path is None:
+        raise click.UsageError("--engine ngram needs --model FILE (made by `forecode eval ngram-build`)")
+    return Completer(load_engine(engine, model_path, threads))
 
 
 @click.group("eval")

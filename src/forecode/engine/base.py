@@ -9,7 +9,7 @@ from typing import Literal, Protocol
 from forecode.tokenizer import CodeTokenizer
 from forecode.tokenizer.fim import FimOrder
 
-FinishReason = Literal["end_of_text", "stop_rule", "max_tokens"]
+FinishReason = Literal["end_of_text", "stop_rule", "max_tokens", "cancelled"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,9 @@ class GenerationRequest:
     forced_prefix: bytes = b""
     # Called with the text generated so far (after the forced prefix); True stops generation.
     stop_when: Callable[[str], bool] | None = field(default=None, compare=False)
+    # Polled before each new token; True ends generation with finish reason "cancelled" (the
+    # client went away, a newer request superseded this one, or its deadline passed).
+    cancelled: Callable[[], bool] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,11 @@ class DecodeState:
 
     def add(self, token_id: int, logprob: float) -> bool:
         """Take the chosen token; True when generation should stop here (the token is kept
-        unless it is a special token, which ends the suggestion and is not part of it)."""
+        unless it is a special token, which ends the suggestion and is not part of it, or the
+        request was cancelled meanwhile, which drops it)."""
+        if self.request.cancelled is not None and self.request.cancelled():
+            self.finish = "cancelled"
+            return True
         if token_id in self._special:
             self.finish = "end_of_text" if token_id == self._eot else "stop_rule"
             return True

@@ -1,0 +1,1 @@
+"""Adapters that serve the completer: HTTP (OpenAI-compatible) and the Language Server."""
