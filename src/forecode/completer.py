@@ -87,10 +87,12 @@ class Completer:
         self.tokenizer = engine.tokenizer
         self.healer = TokenHealer(engine.tokenizer)
 
-    def complete(self, request: CompletionRequest, cancelled: Callable[[], bool] | None = None) -> CompletionResult:
+    def complete(self, request: CompletionRequest, cancelled: Callable[[], bool] | None = None,
+                 on_text: Callable[[int, str], None] | None = None) -> CompletionResult:
         """Suggestions for `request`. `cancelled` is polled between tokens; once it returns
         True generation stops and the suggestions so far come back with finish reason
-        "cancelled"."""
+        "cancelled". `on_text`, for streaming, is called as generation proceeds with the
+        suggestion's index and its text so far (after the cut; the final text is in the result)."""
         t0 = time.perf_counter()
         prefix, suffix = request.text[: request.cursor], request.text[request.cursor :]
         scope = detect_scope(prefix, suffix) if request.scope == "auto" else None
@@ -110,6 +112,13 @@ class Completer:
         suggestions, raw, timings = [], [], []
         for i in range(request.n):
             seed = None if request.seed is None else request.seed + i
+
+            def stop_when(text: str, i: int = i) -> bool:
+                kept, done = cut(text)
+                if on_text is not None:
+                    on_text(i, kept)
+                return done
+
             gen = self.engine.generate(
                 GenerationRequest(
                     prompt_ids=prompt,
@@ -118,7 +127,7 @@ class Completer:
                     top_p=request.top_p,
                     seed=seed,
                     forced_prefix=built.backed_off,
-                    stop_when=lambda text: cut(text)[1],
+                    stop_when=stop_when,
                     cancelled=cancelled,
                 )
             )

