@@ -3,6 +3,7 @@ problem, and the server stays healthy."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from http_fixtures import Running, running
 
 from forecode.api.http.settings import ServerSettings
 from forecode.api.service import CompletionService
+
+ROOT = Path(__file__).resolve().parents[3]
 
 MAX_BODY = 64 * 1024
 MAX_PROMPT = 10_000
@@ -155,3 +158,15 @@ def test_the_server_answers_after_every_kind_of_bad_request(limited: Running, wo
                 assert http.request(bad.method, bad.path, json=bad.json_body(workspace)).status_code == bad.status
         r = http.post("/v1/completions", json={"prompt": DOC[: CURSORS[0]], "suffix": DOC[CURSORS[0]:], "max_tokens": 32})
         assert r.status_code == 200 and r.json()["choices"][0]["text"] == document_at(CURSORS[0])[1]
+
+
+def test_the_bad_requests_script_finds_every_answer_a_clear_4xx(server: Running, capsys: pytest.CaptureFixture[str]) -> None:
+    """scripts/bad_requests.py, as the closing note and docs run it against a live server."""
+    spec = importlib.util.spec_from_file_location("bad_requests", ROOT / "scripts" / "bad_requests.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.main(server.base) == 0
+    out = capsys.readouterr().out
+    assert len(script.CASES) >= 20 and out.count(" ok ") == len(script.CASES)
+    assert "health after: 200" in out
