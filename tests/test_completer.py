@@ -152,3 +152,59 @@ def test_scope_none_keeps_what_the_scope_cut_would_drop(memorised: Completer) ->
 def test_empty_stop_sequences_are_refused() -> None:
     with pytest.raises(InputError, match="stop sequences must not be empty"):
         CompletionRequest("abc", 3, stop=("",))
+
+
+def test_bad_postprocess_options_are_refused() -> None:
+    with pytest.raises(InputError, match="postprocess must be one of raw, pipeline, ranked"):
+        CompletionRequest("abc", 3, postprocess="best")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="candidates must be in 1..16, not 0"):
+        CompletionRequest("abc", 3, candidates=0)
+
+
+def test_the_debug_window_lists_what_each_filter_changed(memorised: Completer) -> None:
+    cursor = CURSORS[0]
+    doc, rest = document_at(cursor)
+    debug = memorised.complete(CompletionRequest(doc, cursor)).debug
+    assert debug["postprocess"] == "pipeline"
+    [record] = debug["filters"]
+    assert record["index"] == 0 and record["dropped"] is None and record["findings"] == []
+    assert all(ch["after"] != ch["before"] for ch in record["changes"])
+    assert debug["timings"]["postprocess_ms"] >= 0
+
+
+def test_raw_keeps_what_the_engine_wrote(untrained: Completer) -> None:
+    doc = "import os\nx = os.path.join(a, b)\n"
+    request = dict(text=doc, cursor=doc.index("join"), max_tokens=24, temperature=1.0, seed=5)
+    raw = untrained.complete(CompletionRequest(**request, postprocess="raw"))  # type: ignore[arg-type]
+    assert raw.debug["postprocess"] == "raw" and raw.debug["filters"] == [] and raw.debug["scope"] == "none"
+    assert raw.suggestions[0].text == raw.debug["raw"][0]
+    piped = untrained.complete(CompletionRequest(**request))  # type: ignore[arg-type]
+    assert "\n" not in piped.suggestions[0].text  # the same generation start, cut to the line
+    assert raw.debug["timings"]["generations"][0]["new_tokens"] >= piped.debug["timings"]["generations"][0]["new_tokens"]
+
+
+def test_ranked_generates_k_candidates_greedy_first_and_returns_the_best(memorised: Completer) -> None:
+    cursor = CURSORS[0]
+    doc, rest = document_at(cursor)
+    greedy = memorised.complete(CompletionRequest(doc, cursor)).suggestions[0]
+    result = memorised.complete(CompletionRequest(doc, cursor, postprocess="ranked", candidates=3, n=3, seed=1))
+    assert len(result.debug["raw"]) == 3
+    assert result.debug["raw"][0] == greedy.text  # candidate 0 is the greedy one
+    ranking = result.debug["ranking"]
+    assert [r["score"] for r in ranking] == sorted((r["score"] for r in ranking), reverse=True)
+    assert result.suggestions[0].text == ranking[0]["text"] == rest  # the memorised line wins
+    assert result.suggestions[0].score == pytest.approx(ranking[0]["score"], abs=1e-4)
+    assert len({s.text for s in result.suggestions}) == len(result.suggestions)  # distinct
+
+
+def test_security_findings_are_reported_or_drop_the_suggestion() -> None:
+    from dataclasses import replace
+
+    from forecode.postprocess.candidate import Context
+    from forecode.postprocess.pipeline import run_pipeline
+
+    ctx = Context("import subprocess\ndef run(cmd):\n    ", "\n")
+    reported = run_pipeline("subprocess.run(cmd, shell=True)", ctx)
+    assert [f.rule for f in reported.findings] == ["shell-injection"] and reported.text
+    filtered = run_pipeline("subprocess.run(cmd, shell=True)", replace(ctx, security="filter"))
+    assert filtered.text == "" and filtered.dropped is not None

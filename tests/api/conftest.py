@@ -22,7 +22,7 @@ def memorised_completer(tiny_tokenizer_path: Path, tiny_tokenizer: CodeTokenizer
 
 @pytest.fixture
 def service(memorised_completer: Completer) -> CompletionService:
-    return CompletionService(memorised_completer, max_waiting=4, timeout_s=10.0)
+    return CompletionService(memorised_completer, max_waiting=8, timeout_s=10.0)  # room for every client a test starts
 
 
 @pytest.fixture(scope="session")

@@ -222,3 +222,19 @@ def test_the_embedded_model_end_to_end(tmp_path: Path, capsys: pytest.CaptureFix
     for r in records:
         assert r["completion"].endswith("\n")
         assert r["outcome"] == "passed" or r["outcome"] == "timed out" or r["outcome"].startswith("failed: ")
+
+
+def test_the_request_carries_the_postprocess_setting(single_line: list[InfillTask]) -> None:
+    from forecode.eval.humaneval import infill_request
+
+    task = single_line[0]
+    request = infill_request(task, 64, postprocess="ranked", candidates=3)
+    assert (request.postprocess, request.candidates, request.language) == ("ranked", 3, "python")
+    assert request.text[: request.cursor] == task.prompt and request.text[request.cursor :] == task.suffix
+
+
+def test_a_sample_file_of_another_postprocess_setting_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "samples.jsonl"
+    _run(["--limit", "1", "--threads", "1", "--max-tokens", "4", "--postprocess", "raw", "--out", str(out)], capsys)
+    err = _error(["--limit", "1", "--threads", "1", "--max-tokens", "4", "--out", str(out)], capsys)
+    assert "postprocess raw" in err and "postprocess pipeline" in err

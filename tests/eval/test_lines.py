@@ -271,3 +271,12 @@ def test_written_tasks_read_back(tmp_path: Path) -> None:
     tasks = _tasks(folder)
     write_tasks(tasks, tmp_path / "t.jsonl")
     assert read_tasks(tmp_path / "t.jsonl") == tasks
+
+
+@pytest.mark.parametrize(("postprocess", "candidates"), [("raw", 4), ("ranked", 3)])
+def test_the_postprocess_setting_reaches_every_request(tmp_path: Path, postprocess: str, candidates: int) -> None:
+    folder = _folder(tmp_path / "proj", {"mod.py": SOURCE})
+    tasks = _tasks(folder)[:2]
+    stub = RecordingCompleter()
+    score_line_tasks(stub, tasks, SampleLog(None), progress=False, postprocess=postprocess, candidates=candidates)
+    assert [(r.postprocess, r.candidates) for r in stub.requests] == [(postprocess, candidates)] * len(tasks)

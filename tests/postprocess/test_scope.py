@@ -15,10 +15,35 @@ def scope_at(marked: str) -> Scope:
 
 @pytest.mark.parametrize(
     "marked",
-    ["x = os.pa|", "x = |\n", "    return |value\n", "|foo()\n", "def f(|):\n", "if x:|\n    pass\n"],
+    ["x = os.pa|", "x = |\n", "    return |value\n", "def f(|):\n", "if x:|\n    pass\n"],
 )
 def test_cursor_inside_a_line_is_line_scope(marked: str) -> None:
     assert scope_at(marked).mode is Mode.LINE
+
+
+@pytest.mark.parametrize(
+    ("marked", "indent"),
+    [("|foo()\n", 0), ("def f():\n    x = 1\n|    return x\n", 4), ("def f():\n    |return x\n", 4)],
+)
+def test_start_of_a_non_empty_line_inserts_before_it(marked: str, indent: int) -> None:
+    """Code inserted before the line (HumanEval's multi-line gaps look like this), not the rest of it."""
+    assert scope_at(marked) == Scope(Mode.INSERT, indent)
+
+
+@pytest.mark.parametrize(("marked", "indent"), [("if x:|", 0), ("    for a in b:  # each|\n\nz = 1\n", 4)])
+def test_end_of_an_opener_without_a_body_is_block_scope(marked: str, indent: int) -> None:
+    assert scope_at(marked) == Scope(Mode.BLOCK, indent)
+
+
+def test_insert_scope_ends_where_it_rejoins_the_suffix() -> None:
+    scope = Scope(Mode.INSERT, 4)
+    raw = "    total = sum(xs)\n    return total\n    print(1)\n"
+    assert cut_to_scope(raw, scope, "", "    return total\n") == ("    total = sum(xs)", True)
+
+
+def test_insert_scope_ends_at_a_dedent() -> None:
+    raw = "    a = 1\n    b = 2\ndef g():\n"
+    assert cut_to_scope(raw, Scope(Mode.INSERT, 4), "", "    return a\n") == ("    a = 1\n    b = 2", True)
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,22 @@ def model_options(fn: F) -> F:
     return fn
 
 
+def postprocess_options(fn: F) -> F:
+    """--postprocess and --candidates: what the completer does with the model's text (see
+    forecode.completer): raw output, the filter pipeline, or the pipeline over k ranked candidates."""
+    fn = click.option("--candidates", type=click.IntRange(min=1, max=16), default=None,
+                      help="k, the generations ranked with --postprocess ranked (default: the completer's).")(fn)
+    fn = click.option("--postprocess", type=click.Choice(["raw", "pipeline", "ranked"]), default="pipeline", show_default=True,
+                      help="raw: the model's text as it is; pipeline: scope cut and filters; ranked: pipeline over k candidates.")(fn)
+    return fn
+
+
+def candidates_or_default(candidates: int | None) -> int:
+    from forecode.completer import DEFAULT_CANDIDATES
+
+    return DEFAULT_CANDIDATES if candidates is None else candidates
+
+
 def report_options(fn: F) -> F:
     """--json (metrics as one JSON object, the last line of output) and --out (per-sample JSONL)."""
     fn = click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,

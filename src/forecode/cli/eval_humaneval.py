@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 
 import click
 
-from forecode.cli.eval import load_completer, model_options, report_options
+from forecode.cli.eval import candidates_or_default, load_completer, model_options, postprocess_options, report_options
 from forecode.errors import InputError
 from forecode.eval.humaneval import (
     BASELINES,
@@ -21,6 +21,7 @@ from forecode.eval.humaneval import (
     check_resumable,
     default_ks,
     fit_completion,
+    infill_request,
     load_tasks,
     run_samples,
     score,
@@ -74,11 +75,13 @@ def parse_ks(raw: str | None, samples: int) -> list[int]:
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.1), default=3.0, show_default=True,
               help="Seconds each program may run, by the wall clock and in CPU time.")
 @model_options
+@postprocess_options
 @report_options
 def humaneval_infill(
     mode: str, data: Path | None, baseline: str | None, samples: int, temperature: float, seed: int,
     ks: str | None, limit: int | None, every: int, workers: int, max_tokens: int | None, timeout_s: float,
-    engine: str, model_path: Path | None, threads: int | None, as_json: bool, out: Path | None,
+    engine: str, model_path: Path | None, threads: int | None, postprocess: str, candidates: int | None,
+    as_json: bool, out: Path | None,
 ) -> None:
     """HumanEval infilling (Bavarian et al. 2022): fill the gap, run the tests, report pass@k."""
     if samples > 1 and temperature == 0:
@@ -101,6 +104,8 @@ def humaneval_infill(
         "temperature": None if baseline else temperature,
         "max_tokens": None if baseline else max_tokens,
         "seed": seed if sampling and not baseline else None,
+        "postprocess": None if baseline else postprocess,
+        "candidates": candidates_or_default(candidates) if postprocess == "ranked" and not baseline else None,
     }
     log = SampleLog(out)
     check_resumable(log, run)
@@ -111,15 +116,11 @@ def humaneval_infill(
         nonlocal completer
         if baseline is not None:
             return baseline_completion(baseline, task)
-        from forecode.completer import CompletionRequest
-
         if completer is None:  # loaded only when something is left to generate
             completer = load_completer(engine, model_path, threads)
-        result = completer.complete(CompletionRequest(
-            text=task.prompt + task.suffix, cursor=len(task.prompt), language="python", max_tokens=max_tokens,
-            temperature=temperature, seed=seed + sample if sampling else None,
-        ))
-        return fit_completion(mode, result.suggestions[0].text)
+        result = completer.complete(infill_request(task, max_tokens, temperature, seed + sample if sampling else None,
+                                                   postprocess, candidates))
+        return fit_completion(mode, result.suggestions[0].text if result.suggestions else "")
 
     isolation = probe_isolation()
     for why in isolation.missing:

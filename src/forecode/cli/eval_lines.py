@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from forecode.cli.eval import load_completer, model_options, report_options
+from forecode.cli.eval import candidates_or_default, load_completer, model_options, postprocess_options, report_options
 from forecode.errors import InputError
 from forecode.eval.lines import DEFAULT_PER_FILE, make_line_tasks, read_tasks, score_line_tasks, write_tasks
 from forecode.eval.report import SampleLog, emit_metrics
@@ -47,14 +47,16 @@ def make_lines(sources: tuple[Path, ...], out: Path, cross_file: bool, per_file:
 @click.option("--max-tokens", type=click.IntRange(min=1, max=1024), default=48, show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @model_options
+@postprocess_options
 @report_options
 def lines(tasks_path: Path, limit: int | None, max_tokens: int, quiet: bool, engine: str, model_path: Path | None,
-          threads: int | None, as_json: bool, out: Path | None) -> None:
+          threads: int | None, postprocess: str, candidates: int | None, as_json: bool, out: Path | None) -> None:
     """Line completion on real code: exact match and edit similarity (CodeXGLUE), in percent."""
     tasks = read_tasks(tasks_path)[:limit]
     completer = load_completer(engine, model_path, threads)
     with SampleLog(out) as log:
-        metrics = score_line_tasks(completer, tasks, log, max_tokens=max_tokens, progress=not quiet)
+        metrics = score_line_tasks(completer, tasks, log, max_tokens=max_tokens, progress=not quiet,
+                                   postprocess=postprocess, candidates=candidates_or_default(candidates))
     emit_metrics(metrics, as_json, f"line completion: {tasks_path}")
 
 

@@ -30,12 +30,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from forecode.errors import InputError
 from forecode.eval.metrics import pass_at_k
 from forecode.eval.report import SampleLog
 from forecode.eval.sandbox import Isolation, Limits, run_program
+
+if TYPE_CHECKING:
+    from forecode.completer import CompletionRequest
 
 OFFICIAL_FILES = {
     "single-line": "HumanEval-SingleLineInfilling.jsonl.gz",
@@ -166,6 +169,18 @@ def baseline_completion(name: str, task: InfillTask) -> str:
         first = task.canonical_solution.split("\n", 1)[0]
         return first[: len(first) - len(first.lstrip(" \t"))] + "pass\n"
     raise InputError(f"unknown baseline {name!r}; choose from {', '.join(BASELINES)}")
+
+
+def infill_request(task: InfillTask, max_tokens: int, temperature: float = 0.0, seed: int | None = None,
+                   postprocess: str = "pipeline", candidates: int | None = None) -> CompletionRequest:
+    """The completer's request for a task: the program with the gap cut out, the cursor at the gap."""
+    from forecode.completer import DEFAULT_CANDIDATES, CompletionRequest
+
+    return CompletionRequest(
+        text=task.prompt + task.suffix, cursor=len(task.prompt), language="python", max_tokens=max_tokens,
+        temperature=temperature, seed=seed, postprocess=postprocess,  # type: ignore[arg-type]
+        candidates=DEFAULT_CANDIDATES if candidates is None else candidates,
+    )
 
 
 # --- Running and scoring -------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from tqdm import tqdm
 
-from forecode.completer import CompletionRequest, CompletionResult
+from forecode.completer import DEFAULT_CANDIDATES, CompletionRequest, CompletionResult
 from forecode.errors import InputError
 from forecode.eval.metrics import edit_similarity, exact_match
 from forecode.eval.report import SampleLog
@@ -526,10 +526,12 @@ class Completes(Protocol):
     def complete(self, request: CompletionRequest) -> CompletionResult: ...
 
 
-def line_request(task: LineTask, max_tokens: int) -> CompletionRequest:
+def line_request(task: LineTask, max_tokens: int, postprocess: str = "pipeline",
+                 candidates: int = DEFAULT_CANDIDATES) -> CompletionRequest:
     """The request for a task: the document without the reference, the cursor where it was cut."""
     return CompletionRequest(text=task.document, cursor=len(task.prefix), path=task.path,
-                             language=task.language, max_tokens=max_tokens)
+                             language=task.language, max_tokens=max_tokens,
+                             postprocess=postprocess, candidates=candidates)  # type: ignore[arg-type]
 
 
 def first_line(text: str) -> str:
@@ -559,15 +561,17 @@ def _check_resumed(task: LineTask, record: dict[str, Any], log_path: Path | None
 
 
 def score_line_tasks(completer: Completes, tasks: Sequence[LineTask], log: SampleLog, *,
-                     max_tokens: int = 48, progress: bool = True) -> dict[str, Any]:
-    """Complete every task not already in `log`, record each, and return the metrics over all `tasks`."""
+                     max_tokens: int = 48, progress: bool = True, postprocess: str = "pipeline",
+                     candidates: int = DEFAULT_CANDIDATES) -> dict[str, Any]:
+    """Complete every task not already in `log`, record each, and return the metrics over all
+    `tasks`. `postprocess` and `candidates` go into every request (raw, pipeline or ranked)."""
     for task in tasks:
         if (task.task_id, 0) in log.done:
             _check_resumed(task, log.done[(task.task_id, 0)], log.path)
     todo = [t for t in tasks if (t.task_id, 0) not in log.done]
     for task in tqdm(todo, desc="completing lines", unit="task", disable=not progress):
         t0 = time.perf_counter()
-        result = completer.complete(line_request(task, max_tokens))
+        result = completer.complete(line_request(task, max_tokens, postprocess, candidates))
         ms = (time.perf_counter() - t0) * 1000
         prediction = first_line(result.suggestions[0].text) if result.suggestions else ""
         log.write({"task_id": task.task_id, "prediction": prediction, "reference": task.reference,
