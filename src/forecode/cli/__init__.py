@@ -35,6 +35,9 @@ def _register() -> None:
     from forecode.cli import lsp as lsp_cli
 
     cli.add_command(lsp_cli.lsp)
+    from forecode.cli import index as index_cli
+
+    cli.add_command(index_cli.index_group)
 
 
 def main(argv: list[str] | None = None) -> int:
