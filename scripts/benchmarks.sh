@@ -6,7 +6,9 @@
 # Writes OUT_DIR/<benchmark>.jsonl (per sample; a rerun resumes) and OUT_DIR/<benchmark>.json
 # (the metrics). The line tasks are cut from the held-out packages installed in the virtualenv
 # (click, jinja2, attrs, networkx: never in a training corpus), 150 per package and set.
-# Set BENCH_QUICK=1 for a smoke run of a few tasks each. Takes about 40 minutes on 2 cores.
+# The line tasks run with retrieval off (--context-sources none): the table reports the model on
+# the file alone; the retrieval ablation has rows of its own. Set BENCH_QUICK=1 for a smoke run of
+# a few tasks each. Takes about 40 minutes on 2 cores.
 set -euo pipefail
 out=${1:?usage: scripts/benchmarks.sh OUT_DIR [model options]}
 shift
@@ -45,7 +47,7 @@ run humaneval-multi-line humaneval-infill --mode multi-line --every 5 --workers 
 if [ -d "$data" ]; then
   run humaneval-random-span humaneval-infill --mode random-span --data "$data" --every 2 --workers 2 $(limit 20)
 fi
-run lines-plain lines --tasks "$tasks/lines-plain.jsonl" $(limit 20)
-run lines-cross-file lines --tasks "$tasks/lines-cross-file.jsonl" $(limit 20)
+run lines-plain lines --tasks "$tasks/lines-plain.jsonl" --context-sources none $(limit 20)
+run lines-cross-file lines --tasks "$tasks/lines-cross-file.jsonl" --context-sources none $(limit 20)
 run identifiers identifiers --limit "$([ "$quick" = 1 ] && echo 10 || echo 300)" --seed 0
 run latency latency --positions "$([ "$quick" = 1 ] && echo 5 || echo 50)"

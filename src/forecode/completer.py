@@ -10,6 +10,12 @@ Post-processing (`CompletionRequest.postprocess`):
   of forecode.postprocess.pipeline runs on each suggestion;
 - "ranked": the pipeline on `candidates` generations (the greedy one and samples at
   RANK_TEMPERATURE), ranked by forecode.postprocess.ranking; the best `n` come back.
+
+Repository context (`CompletionRequest.workspace_root`, `context_sources`): when the completer
+has a `Workspaces` registry, snippets of the workspace's index share the prompt's token budget
+with the prefix and suffix (forecode.context.assembly) in the repository-level layout of
+forecode.tokenizer.fim. The index is not told about the request's document here: adapters send
+the editor's text with `update_document` on didOpen / didChange, as the eval harness does.
 """
 
 from __future__ import annotations
@@ -20,14 +26,17 @@ from dataclasses import dataclass, field, replace
 from collections.abc import Callable
 from typing import Any, Literal
 
-from forecode.context.window import Window, build_window
+from forecode.context.assembly import RETRIEVE_K, RepoContext, assemble
+from forecode.context.retrieval import SOURCES, Snippet, SnippetSelection
+from forecode.context.window import Window
+from forecode.context.workspaces import Workspaces
 from forecode.engine.base import Engine, Generation, GenerationRequest
 from forecode.errors import InputError
 from forecode.postprocess.candidate import Candidate, Context, Finding
 from forecode.postprocess.pipeline import run_pipeline
 from forecode.postprocess.ranking import distinct, rank
 from forecode.postprocess.scope import cut_to_scope, detect_scope
-from forecode.tokenizer.fim import fim_prompt
+from forecode.tokenizer.fim import repo_fim_prompt
 from forecode.tokenizer.healing import TokenHealer
 
 SPECIAL_BUDGET = 3  # the FIM tokens around prefix and suffix
@@ -58,6 +67,8 @@ class CompletionRequest:
     candidates: int = DEFAULT_CANDIDATES  # k, generations ranked when postprocess is "ranked"
     secrets: Literal["mask", "drop"] = "mask"  # a credential-like suggestion is masked or dropped
     security: Literal["report", "filter"] = "report"  # security findings reported, or such suggestions dropped
+    workspace_root: str | None = None  # the repository the document belongs to: retrieval from its index
+    context_sources: tuple[str, ...] = SOURCES  # retrieval's sources; empty: retrieval off
 
     def __post_init__(self) -> None:
         if not 0 <= self.cursor <= len(self.text):
@@ -82,6 +93,9 @@ class CompletionRequest:
             raise InputError(f"secrets must be 'mask' or 'drop', not {self.secrets!r}")
         if self.security not in ("report", "filter"):
             raise InputError(f"security must be 'report' or 'filter', not {self.security!r}")
+        unknown = [x for x in self.context_sources if x not in SOURCES]
+        if unknown:
+            raise InputError(f"context sources must be among {', '.join(SOURCES)}, not {', '.join(map(repr, unknown))}")
 
     @property
     def filtered(self) -> bool:
@@ -111,6 +125,9 @@ class Prompt:
     backed_off: bytes  # what token healing took off the prefix: the suggestion must begin with it
     window: Window
     max_new: int  # tokens left for the suggestion
+    context: RepoContext | None = None  # the snippets in the prompt, when retrieval ran
+    retrieval_ms: float = 0.0
+    context_path: str = ""  # the current file as the workspace names it, when retrieval ran
 
 
 @dataclass(frozen=True)
@@ -120,8 +137,9 @@ class CompletionResult:
 
 
 class Completer:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, workspaces: Workspaces | None = None) -> None:
         self.engine = engine
+        self.workspaces = workspaces
         self.tokenizer = engine.tokenizer
         self.healer = TokenHealer(engine.tokenizer)
 
@@ -145,7 +163,8 @@ class Completer:
             ends = [i for i in (text.find(s) for s in request.stop) if i >= 0]
             return (text[: min(ends)], True) if ends else (text, done)
 
-        built = self.build_prompt(request.text, request.cursor, request.max_tokens)
+        built = self.build_prompt(request.text, request.cursor, request.max_tokens, path=request.path,
+                                  workspace_root=request.workspace_root, context_sources=request.context_sources)
         prompt, window, max_new = built.ids, built.window, built.max_new
         t1 = time.perf_counter()
 
@@ -214,26 +233,64 @@ class Completer:
             "suffix_truncated": window.suffix_truncated,
             "fim_order": self.engine.fim_order,
             "healed": built.backed_off.decode("utf-8", errors="replace"),
+            "context": self._context_record(request, built),
             "raw": [gen.text for gen, _ in generations],
             "filters": [_filter_record(i, c) for i, c in enumerate(candidates) if c is not None],
             **debug,
-            "timings": {"prompt_ms": round((t1 - t0) * 1000, 2), "generations": timings,
+            "timings": {"prompt_ms": round((t1 - t0) * 1000, 2), "retrieval_ms": round(built.retrieval_ms, 2), "generations": timings,
                         "postprocess_ms": round((t3 - t2) * 1000, 2), "total_ms": round((t3 - t0) * 1000, 2)},
         }
         return CompletionResult(suggestions, debug)
 
-    def build_prompt(self, text: str, cursor: int, max_tokens: int, heal: bool = True) -> Prompt:
+    def build_prompt(self, text: str, cursor: int, max_tokens: int, heal: bool = True, *, path: str | None = None,
+                     workspace_root: str | None = None, context_sources: tuple[str, ...] = ()) -> Prompt:
         """The FIM prompt for a cursor: prefix and suffix cut to the budget, the prefix healed,
-        laid out in the order the engine's model was trained on."""
+        laid out in the order the engine's model was trained on; with a `workspace_root` and
+        `context_sources`, snippets of that workspace first (forecode.context.assembly)."""
         max_new = min(max_tokens, max(1, self.engine.context_length // 4))
         budget = self.engine.context_length - max_new - SPECIAL_BUDGET
-        window = build_window(text, cursor, self.tokenizer, budget)
+        retrieval_s = 0.0
+        select = None
+        header_path = path or ""
+        if workspace_root is not None and context_sources and self.workspaces is not None:
+            index = self.workspaces.get(workspace_root)
+            header_path = (index.relative(path) or path) if path is not None else ""
+
+            def select(lines: tuple[int, int]) -> SnippetSelection:
+                nonlocal retrieval_s
+                t0 = time.perf_counter()
+                selection = index.select_snippets(text, cursor, path, RETRIEVE_K, lines, context_sources)
+                retrieval_s = time.perf_counter() - t0
+                return selection
+
+        context = assemble(text, cursor, self.tokenizer, budget, select, header_path)
+        window = context.window
         prefix_ids, backed_off = window.prefix_ids, b""
         if heal:
             healed = self.healer.heal(window.prefix_ids)
             prefix_ids, backed_off = healed.ids, healed.backed_off
-        ids = fim_prompt(prefix_ids, window.suffix_ids, self.tokenizer.special, self.engine.fim_order)
-        return Prompt(ids, backed_off, window, max_new)
+        files = [f.ids for f in reversed(context.files)]  # the most wanted nearest the current file
+        ids = repo_fim_prompt(files, context.header, prefix_ids, window.suffix_ids, self.tokenizer.special, self.engine.fim_order)
+        return Prompt(ids, backed_off, window, max_new, context if select is not None else None, retrieval_s * 1000, header_path)
+
+    def _context_record(self, request: CompletionRequest, built: Prompt) -> dict[str, Any]:
+        """What the debug window says about repository context: the snippets used (in the
+        order of preference; the prompt holds them the other way round) and those left out."""
+        if built.context is None:
+            why = ("no workspace_root" if request.workspace_root is None else "no context_sources"
+                   if not request.context_sources else "the completer has no workspace registry")
+            return {"retrieval": "off", "why": why, "snippets": [], "dropped": []}
+        ctx = built.context
+        return {
+            "retrieval": "on", "workspace": request.workspace_root, "sources": list(request.context_sources),
+            "window_lines": list(ctx.lines) if ctx.lines else None,
+            # chunks of the current file overlapping these lines are left out by the sources
+            # themselves (so they take no place among the k best); what else is left out is below
+            "excluded": {"path": built.context_path, "lines": list(ctx.lines) if ctx.lines else None, "why": "overlap"},
+            "snippet_budget": ctx.snippet_budget, "snippet_tokens": ctx.snippet_tokens,
+            "snippets": [{**_snippet_record(f.snippet), "tokens": 1 + len(f.ids)} for f in ctx.files],
+            "dropped": [{**_snippet_record(s), "dropped": why} for s, why in ctx.dropped],
+        }
 
     def _token_infos(self, ids: list[int], logprobs: list[float], forced: bytes, keep_chars: int) -> list[TokenInfo]:
         """Per-token text and log-probability, for the tokens that make up the kept text."""
@@ -266,6 +323,10 @@ def _language(request: CompletionRequest) -> str:
         return named
     by_path = LANGUAGES_BY_SUFFIX.get(os.path.splitext(request.path or "")[1].lower())
     return by_path or named or "python"
+
+
+def _snippet_record(s: Snippet) -> dict[str, Any]:
+    return {"path": s.path, "start_line": s.start_line, "end_line": s.end_line, "source": s.source, "why": s.why}
 
 
 def _mean(s: Suggestion) -> float:

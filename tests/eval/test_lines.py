@@ -207,7 +207,9 @@ def test_resume_scores_only_what_is_missing(tmp_path: Path) -> None:
         score_line_tasks(RecordingCompleter(), changed, log, progress=False)
 
 
-def test_lines_end_to_end_with_the_shipped_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_lines_end_to_end_with_the_shipped_model(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the workspace index's cache
     folder = _folder(tmp_path / "proj", {"mod.py": SOURCE})
     tasks_file = tmp_path / "tasks.jsonl"
     assert main(["eval", "make-lines", "--source", str(folder), "--out", str(tasks_file), "--per-file", "3", "--quiet"]) == 0
@@ -280,3 +282,102 @@ def test_the_postprocess_setting_reaches_every_request(tmp_path: Path, postproce
     stub = RecordingCompleter()
     score_line_tasks(stub, tasks, SampleLog(None), progress=False, postprocess=postprocess, candidates=candidates)
     assert [(r.postprocess, r.candidates) for r in stub.requests] == [(postprocess, candidates)] * len(tasks)
+
+
+# ---------------------------------------------------------------------------------------------
+# Retrieval from the task's workspace
+
+LEAKY = {
+    "__init__.py": "",
+    "units.py": "def convert_celsius(value):\n    return value * 9 / 5 + 32\n\n\nFREEZING = 0\n",
+    "report.py": (
+        "from pkg.units import convert_celsius\n\n\n"
+        "def describe(reading):\n"
+        "    warm = convert_celsius(reading)\n"
+        "    marker = zqxjk_unique_marker(warm)\n"
+        "    return f'{warm} {marker}'\n"
+    ),
+}
+
+
+class DebugKeeper:
+    """A real Completer that keeps each debug window."""
+
+    def __init__(self, completer: Any) -> None:
+        self.completer = completer
+        self.debugs: list[dict[str, Any]] = []
+
+    def complete(self, request: CompletionRequest) -> CompletionResult:
+        result = self.completer.complete(request)
+        self.debugs.append(result.debug)
+        return result
+
+
+@pytest.fixture
+def tiny_completer(tiny_tokenizer: Any) -> Any:
+    from dataclasses import replace
+
+    import torch
+
+    from forecode.completer import Completer
+    from forecode.engine.builtin import BuiltinEngine
+    from forecode.model.config import PRESETS
+    from forecode.model.llama import Llama
+
+    torch.manual_seed(0)
+    model = Llama(replace(PRESETS["test"], vocab_size=tiny_tokenizer.vocab_size, block_size=512)).eval()
+    return lambda workspaces: Completer(BuiltinEngine(model, tiny_tokenizer), workspaces)
+
+
+def test_the_reference_never_reaches_the_prompt_through_retrieval(tmp_path: Path, tiny_completer: Any) -> None:
+    from forecode.context.workspaces import Workspaces
+
+    folder = _folder(tmp_path / "pkg", LEAKY)
+    # every line of report.py that holds the marker, at every cursor make-lines offers there
+    tasks = [t for t in _tasks(folder) if "zqxjk_unique_marker" in t.reference and t.path == "report.py"]
+    assert tasks
+    with Workspaces(tmp_path / "cache") as workspaces:
+        index = workspaces.get(folder)
+        assert any("zqxjk_unique_marker" in c.text for c in index.chunks("report.py"))  # on disk it is there
+        keeper = DebugKeeper(tiny_completer(workspaces))
+        score_line_tasks(keeper, tasks, SampleLog(None), progress=False, max_tokens=4, workspaces=workspaces)
+        assert len(keeper.debugs) == len(tasks)
+        for debug in keeper.debugs:
+            ctx = debug["context"]
+            assert ctx["retrieval"] == "on" and ctx["snippets"]  # units.py's definition, at least
+            assert "zqxjk_unique_marker" not in debug["prompt"]
+            for s in ctx["snippets"] + ctx["dropped"]:
+                lines = [c.text for c in index.chunks(s["path"]) if c.start_line <= s["end_line"] and s["start_line"] <= c.end_line]
+                assert not any("zqxjk_unique_marker" in text for text in lines)
+        assert all("zqxjk_unique_marker" not in c.text for p in index.paths for c in index.chunks(p))
+        assert any(s["path"] == "units.py" for d in keeper.debugs for s in d["context"]["snippets"])
+
+
+def test_workspace_option_and_sources_reach_every_request(tmp_path: Path) -> None:
+    from forecode.context.workspaces import Workspaces
+
+    folder = _folder(tmp_path / "pkg", LEAKY)
+    tasks = [replace_workspace(t, None) for t in _tasks(folder)[:3]]
+    stub = RecordingCompleter()
+    with Workspaces(tmp_path / "cache") as workspaces:
+        score_line_tasks(stub, tasks, SampleLog(None), progress=False, workspaces=workspaces,
+                         workspace=str(folder), context_sources=("bm25",))
+        score_line_tasks(stub, tasks, SampleLog(None), progress=False, workspaces=workspaces,
+                         workspace=str(folder), context_sources=())
+    assert [(r.workspace_root, r.context_sources) for r in stub.requests] == [(str(folder), ("bm25",))] * 3 + [(None, ())] * 3
+
+
+def replace_workspace(task: LineTask, workspace: str | None) -> LineTask:
+    from dataclasses import replace
+
+    return replace(task, workspace=workspace)
+
+
+def test_eval_lines_context_sources_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = _folder(tmp_path / "pkg", {"__init__.py": "", "helpers.py": "def frobnicate(x):\n    return x * 2\n",
+                                        "main.py": "from pkg import helpers\n\n\nvalue = helpers.frobnicate(3)\n"})
+    tasks_file = tmp_path / "tasks.jsonl"
+    write_tasks(_tasks(folder, cross_file=True), tasks_file)
+    assert all(t.workspace == str(folder.resolve()) for t in read_tasks(tasks_file))  # --cross-file tasks name it
+    assert main(["eval", "lines", "--tasks", str(tasks_file), "--context-sources", "bm25,vector", "--quiet"]) == 2
+    assert "expected `none` or some of definition,bm25,recent" in capsys.readouterr().err

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import torch
 
+from forecode.corpus.build import BuildOptions, build_corpus
 from forecode.engine.builtin import BuiltinEngine
 from forecode.errors import InputError
 from forecode.model.checkpoint import load_checkpoint
@@ -40,18 +41,19 @@ def step_losses(run_dir: Path) -> dict[int, float]:
     return {r["step"]: r["loss"] for r in read_log(run_dir) if "loss" in r}
 
 
+@pytest.mark.parametrize("repo_context", [False, True])
 def test_resume_continues_the_identical_run(
-    tiny_corpus: Path, tiny_tokenizer_path: Path, tiny_tokenizer: CodeTokenizer, tmp_path: Path
+    tiny_corpus: Path, tiny_tokenizer_path: Path, tiny_tokenizer: CodeTokenizer, tmp_path: Path, repo_context: bool
 ) -> None:
     vocab = tiny_tokenizer.vocab_size
     a, b = tmp_path / "a", tmp_path / "b"
-    whole = Trainer(tiny_config(tiny_corpus, tiny_tokenizer_path, a, vocab))
+    whole = Trainer(tiny_config(tiny_corpus, tiny_tokenizer_path, a, vocab, repo_context=repo_context))
     whole.run()
-    first = Trainer(tiny_config(tiny_corpus, tiny_tokenizer_path, b, vocab))
+    first = Trainer(tiny_config(tiny_corpus, tiny_tokenizer_path, b, vocab, repo_context=repo_context))
     first.run(until_step=4)
     assert first.step == 4 and (b / "state.pt").is_file()
     del first
-    second = Trainer(tiny_config(tiny_corpus, tiny_tokenizer_path, b, vocab))
+    second = Trainer(tiny_config(tiny_corpus, tiny_tokenizer_path, b, vocab, repo_context=repo_context))
     assert second.step == 4
     second.run()
 
@@ -98,6 +100,37 @@ def test_resume_with_another_architecture_is_refused(
     other = tiny_config(tiny_corpus, tiny_tokenizer_path, tmp_path, vocab, model=replace(PRESETS["test"], vocab_size=vocab, n_layer=1, block_size=64))
     with pytest.raises(InputError, match="another architecture"):
         Trainer(other)
+
+
+def test_resume_in_the_other_packing_mode_is_refused(
+    tiny_corpus: Path, tiny_tokenizer_path: Path, tiny_tokenizer: CodeTokenizer, tmp_path: Path
+) -> None:
+    vocab = tiny_tokenizer.vocab_size
+    Trainer(tiny_config(tiny_corpus, tiny_tokenizer_path, tmp_path, vocab, max_steps=1)).run()
+    with pytest.raises(InputError, match="without --repo-context"):
+        Trainer(tiny_config(tiny_corpus, tiny_tokenizer_path, tmp_path, vocab, max_steps=1, repo_context=True))
+
+
+def test_a_config_saved_before_repo_context_loads_as_default_packing(tiny_corpus: Path, tiny_tokenizer_path: Path) -> None:
+    saved = tiny_config(tiny_corpus, tiny_tokenizer_path, Path("run"), 600).to_dict()
+    del saved["repo_context"]  # as state.pt files written before the option existed hold it
+    assert TrainConfig.from_dict(saved).repo_context is False
+
+
+def test_repo_context_packs_files_of_a_package_with_separators(
+    tiny_tokenizer_path: Path, tiny_tokenizer: CodeTokenizer, tmp_path: Path
+) -> None:
+    src = tmp_path / "src" / "pkg"
+    src.mkdir(parents=True)
+    for i in range(6):
+        (src / f"mod_{i}.py").write_text(f"def helper_{i}(value):\n    return value * {i} + {i * i}\n")
+    corpus = tmp_path / "corpus"
+    build_corpus(BuildOptions(out=corpus, folders=(tmp_path / "src",), languages=("python",)), workers=1, progress=False)
+    cfg = tiny_config(corpus, tiny_tokenizer_path, tmp_path / "run", tiny_tokenizer.vocab_size, max_steps=1,
+                      val_fraction=0.0, repo_context=True)
+    windows = Trainer(cfg).packer.next_batch(4)
+    assert (windows == tiny_tokenizer.special.file_sep).any()
+    assert "pkg/mod_" in tiny_tokenizer.decode([int(t) for t in windows.reshape(-1) if t >= 0])
 
 
 def test_init_from_a_checkpoint(

@@ -51,14 +51,15 @@ def report_options(fn: F) -> F:
     return fn
 
 
-def load_completer(engine: str, model_path: Path | None, threads: int | None) -> Any:
-    """The Completer every benchmark scores, over the chosen engine."""
+def load_completer(engine: str, model_path: Path | None, threads: int | None, workspaces: Any = None) -> Any:
+    """The Completer every benchmark scores, over the chosen engine (with `workspaces`, a
+    forecode.context.workspaces.Workspaces, for repository context)."""
     from forecode.completer import Completer
     from forecode.engine.loading import load_engine
 
     if engine == "ngram" and model_path is None:
         raise click.UsageError("--engine ngram needs --model FILE (made by `forecode eval ngram-build`)")
-    return Completer(load_engine(engine, model_path, threads))
+    return Completer(load_engine(engine, model_path, threads), workspaces)
 
 
 @click.group("eval")

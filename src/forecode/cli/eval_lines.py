@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 
 from forecode.cli.eval import candidates_or_default, load_completer, model_options, postprocess_options, report_options
+from forecode.context.retrieval import SOURCES
+from forecode.context.workspaces import Workspaces
 from forecode.errors import InputError
 from forecode.eval.lines import DEFAULT_PER_FILE, make_line_tasks, read_tasks, score_line_tasks, write_tasks
 from forecode.eval.report import SampleLog, emit_metrics
@@ -40,23 +42,43 @@ def make_lines(sources: tuple[Path, ...], out: Path, cross_file: bool, per_file:
                f"in {time.perf_counter() - t0:.1f}s")
 
 
+def _parse_sources(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
+    if value.strip().lower() == "none":
+        return ()
+    names = tuple(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
+    unknown = [n for n in names if n not in SOURCES]
+    if unknown or not names:
+        raise click.BadParameter(f"expected `none` or some of {','.join(SOURCES)}, not {value!r}")
+    return names
+
+
 @click.command("lines")
 @click.option("--tasks", "tasks_path", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=True,
               help="Task file (JSONL, see docs/EVAL_TASKS.md), e.g. from `forecode eval make-lines`.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Score only the first N tasks.")
 @click.option("--max-tokens", type=click.IntRange(min=1, max=1024), default=48, show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--workspace", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None,
+              help="The repository tasks without a `workspace` field belong to (their `path` is relative to it).")
+@click.option("--context-sources", "context_sources", default=",".join(SOURCES), show_default=True, callback=_parse_sources,
+              help="Retrieval's sources, comma-separated, or `none` for retrieval off.")
+@click.option("--index-cache", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Folder for the workspace indexes' caches (default: ~/.cache/forecode/index).")
 @model_options
 @postprocess_options
 @report_options
-def lines(tasks_path: Path, limit: int | None, max_tokens: int, quiet: bool, engine: str, model_path: Path | None,
-          threads: int | None, postprocess: str, candidates: int | None, as_json: bool, out: Path | None) -> None:
+def lines(tasks_path: Path, limit: int | None, max_tokens: int, quiet: bool, workspace: Path | None,
+          context_sources: tuple[str, ...], index_cache: Path | None, engine: str, model_path: Path | None, threads: int | None,
+          postprocess: str, candidates: int | None, as_json: bool, out: Path | None) -> None:
     """Line completion on real code: exact match and edit similarity (CodeXGLUE), in percent."""
     tasks = read_tasks(tasks_path)[:limit]
-    completer = load_completer(engine, model_path, threads)
-    with SampleLog(out) as log:
-        metrics = score_line_tasks(completer, tasks, log, max_tokens=max_tokens, progress=not quiet,
-                                   postprocess=postprocess, candidates=candidates_or_default(candidates))
+    with Workspaces(index_cache) as workspaces:
+        completer = load_completer(engine, model_path, threads, workspaces)
+        with SampleLog(out) as log:
+            metrics = score_line_tasks(completer, tasks, log, max_tokens=max_tokens, progress=not quiet,
+                                       postprocess=postprocess, candidates=candidates_or_default(candidates),
+                                       workspaces=workspaces, workspace=str(workspace) if workspace else None,
+                                       context_sources=context_sources)
     emit_metrics(metrics, as_json, f"line completion: {tasks_path}")
 
 

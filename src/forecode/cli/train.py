@@ -59,6 +59,7 @@ def _print_log(record: dict[str, Any]) -> None:
 @click.option("--dtype", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True, help="Autocast dtype (bfloat16 on CUDA).")
 @click.option("--compile/--no-compile", "compile_", default=False, show_default=True, help="torch.compile the model.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:0 ...")
+@click.option("--repo-context", is_flag=True, default=False, help="Pack files of one package together with file separators, FIM on the last file (repository-level context); off: one file at a time.")
 @click.option("--init-from", type=click.Path(path_type=Path, exists=True, file_okay=False), default=None, help="Start from a checkpoint folder with a fresh optimizer.")
 def train(
     corpus: Path, tokenizer_path: Path, run_dir: Path | None, name: str, preset: str,
@@ -67,7 +68,7 @@ def train(
     max_steps: int, until_step: int | None, lr: float, min_lr: float, warmup_steps: int,
     weight_decay: float, grad_clip: float, fim_rate: float, spm_rate: float, val_fraction: float,
     val_batches: int, eval_every: int, log_every: int, save_every: int, seed: int, dtype: str,
-    compile_: bool, device: str, init_from: Path | None,
+    compile_: bool, device: str, repo_context: bool, init_from: Path | None,
 ) -> None:
     """Train a Llama-architecture model with the FIM objective; Ctrl-C saves and stops."""
     from forecode.tokenizer import CodeTokenizer
@@ -92,7 +93,7 @@ def train(
         fim=FimSettings(fim_rate=fim_rate, spm_rate=spm_rate), val_fraction=val_fraction,
         val_batches=val_batches, eval_every=eval_every, log_every=log_every, save_every=save_every,
         seed=seed, dtype=dtype, compile=compile_, device=device,
-        init_from=str(init_from) if init_from else None,
+        init_from=str(init_from) if init_from else None, repo_context=repo_context,
     )
     trainer = Trainer(cfg, on_log=_print_log)
     if trainer.world.is_main:

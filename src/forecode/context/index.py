@@ -30,7 +30,7 @@ from forecode.context.facts import FileFacts, file_facts
 from forecode.context.files import WorkspaceFiles, readable_text, refusal_by_name, screened_text
 from forecode.context.imports import ImportedName, python_imports, resolve_import
 from forecode.context.recent import RecentChunks
-from forecode.context.retrieval import SOURCES, Snippet, cursor_context
+from forecode.context.retrieval import SOURCES, Snippet, SnippetSelection, cursor_context
 from forecode.context.search import ChunkSearch, SavedBase, TokenIds, counted
 from forecode.context.symbols import Symbol, SymbolTable
 from forecode.context.syntax import parse_python
@@ -443,6 +443,13 @@ class WorkspaceIndex:
                     window: tuple[int, int] | None = None, sources: tuple[str, ...] = SOURCES) -> list[Snippet]:
         """Definitions first, then BM25, then recent documents; nothing overlapping `window`
         (or an earlier snippet) twice."""
+        return self.select_snippets(document, cursor, path, k, window, sources).kept
+
+    def select_snippets(self, document: str, cursor: int, path: str | None, k: int = 5,
+                        window: tuple[int, int] | None = None, sources: tuple[str, ...] = SOURCES) -> SnippetSelection:
+        """`snippets_at`, with the snippets it left out and why ("overlap": with `window`;
+        "duplicate": with an earlier snippet; "k": past the k best of BM25). BM25 never returns
+        chunks of `path` overlapping `window`, so those do not show among the left out."""
         if not 0 <= cursor <= len(document):
             raise InputError(f"cursor {cursor} is outside the document (0..{len(document)})")
         ctx = cursor_context(document, cursor, window)
@@ -456,14 +463,17 @@ class WorkspaceIndex:
         if "recent" in sources:
             out.extend(self.recent_snippets(ctx.query, path, ctx.window))
         kept: list[Snippet] = []
+        dropped: list[tuple[Snippet, str]] = []
         for s in out:
             if rel is not None and s.overlaps(rel, *ctx.window):
-                continue
-            if any(s.overlaps(o.path, o.start_line, o.end_line) for o in kept):
-                continue
-            kept.append(s)
-        bm25 = [s for s in kept if s.source == "bm25"][:k]
-        return [s for s in kept if s.source != "bm25" or s in bm25]
+                dropped.append((s, "overlap"))
+            elif any(s.overlaps(o.path, o.start_line, o.end_line) for o in kept):
+                dropped.append((s, "duplicate"))
+            elif s.source == "bm25" and sum(o.source == "bm25" for o in kept) >= k:
+                dropped.append((s, "k"))
+            else:
+                kept.append(s)
+        return SnippetSelection(kept, dropped)
 
     def _lines(self, path: str, start: int, end: int) -> list[str]:
         """Lines start..end (1-based) of an indexed file, from its chunks (blank between them)."""

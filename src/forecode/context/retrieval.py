@@ -32,6 +32,12 @@ class Snippet:
 
 
 @dataclass(frozen=True)
+class SnippetSelection:
+    kept: list[Snippet]  # in the order prompt assembly should prefer them
+    dropped: list[tuple[Snippet, str]]  # each with why it was left out
+
+
+@dataclass(frozen=True)
 class CursorContext:
     """The cursor as retrieval sees it: the code around it and the lines to leave out."""
 

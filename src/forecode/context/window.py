@@ -81,3 +81,19 @@ def build_window(
         prefix_truncated=kept_prefix != prefix,
         suffix_truncated=kept_suffix != suffix,
     )
+
+
+def shrink_window(window: Window, tokenizer: CodeTokenizer, budget: int, suffix_share: float = 0.25) -> Window:
+    """`window` cut to a smaller `budget`, as `build_window` would cut the document to it, but
+    tokenizing only the text the window already holds (prompt assembly cuts twice per request)."""
+    suffix_budget = int(budget * suffix_share)
+    kept_suffix, suffix_ids = _keep_head(window.suffix, tokenizer, suffix_budget)
+    kept_prefix, prefix_ids = _keep_tail(window.prefix, tokenizer, budget - len(suffix_ids))
+    return Window(
+        prefix=kept_prefix,
+        suffix=kept_suffix,
+        prefix_ids=prefix_ids,
+        suffix_ids=suffix_ids,
+        prefix_truncated=window.prefix_truncated or kept_prefix != window.prefix,
+        suffix_truncated=window.suffix_truncated or kept_suffix != window.suffix,
+    )

@@ -29,6 +29,8 @@ from typing import Any, Protocol
 from tqdm import tqdm
 
 from forecode.completer import DEFAULT_CANDIDATES, CompletionRequest, CompletionResult
+from forecode.context.retrieval import SOURCES
+from forecode.context.workspaces import Workspaces
 from forecode.errors import InputError
 from forecode.eval.metrics import edit_similarity, exact_match
 from forecode.eval.report import SampleLog
@@ -527,11 +529,27 @@ class Completes(Protocol):
 
 
 def line_request(task: LineTask, max_tokens: int, postprocess: str = "pipeline",
-                 candidates: int = DEFAULT_CANDIDATES) -> CompletionRequest:
-    """The request for a task: the document without the reference, the cursor where it was cut."""
+                 candidates: int = DEFAULT_CANDIDATES, workspace_root: str | None = None,
+                 context_sources: tuple[str, ...] = ()) -> CompletionRequest:
+    """The request for a task: the document without the reference, the cursor where it was cut;
+    with `workspace_root`, retrieval from it with `context_sources`."""
     return CompletionRequest(text=task.document, cursor=len(task.prefix), path=task.path,
                              language=task.language, max_tokens=max_tokens,
-                             postprocess=postprocess, candidates=candidates)  # type: ignore[arg-type]
+                             postprocess=postprocess, candidates=candidates,  # type: ignore[arg-type]
+                             workspace_root=workspace_root, context_sources=context_sources if workspace_root else ())
+
+
+def task_workspace(task: LineTask, workspaces: Workspaces | None, default: str | None,
+                   context_sources: tuple[str, ...]) -> str | None:
+    """The workspace a task retrieves from (its own `workspace`, else `default`), with the task's
+    file replaced in that workspace's index by the document the model is given, so the
+    reference line is in no snippet; None when retrieval is off for it (no registry, no
+    sources, no workspace, or no `path` to tell which file the reference must be taken from)."""
+    root = task.workspace or default
+    if workspaces is None or not context_sources or root is None or task.path is None:
+        return None
+    workspaces.get(root).update_document(task.path, task.document)
+    return root
 
 
 def first_line(text: str) -> str:
@@ -562,18 +580,24 @@ def _check_resumed(task: LineTask, record: dict[str, Any], log_path: Path | None
 
 def score_line_tasks(completer: Completes, tasks: Sequence[LineTask], log: SampleLog, *,
                      max_tokens: int = 48, progress: bool = True, postprocess: str = "pipeline",
-                     candidates: int = DEFAULT_CANDIDATES) -> dict[str, Any]:
+                     candidates: int = DEFAULT_CANDIDATES, workspaces: Workspaces | None = None,
+                     workspace: str | None = None, context_sources: tuple[str, ...] = SOURCES) -> dict[str, Any]:
     """Complete every task not already in `log`, record each, and return the metrics over all
-    `tasks`. `postprocess` and `candidates` go into every request (raw, pipeline or ranked)."""
+    `tasks`. `postprocess` and `candidates` go into every request (raw, pipeline or ranked).
+    With `workspaces` (the completer's registry), a task retrieves from its `workspace` (or
+    `workspace`, for tasks that name none) with `context_sources`; see `task_workspace`."""
     for task in tasks:
         if (task.task_id, 0) in log.done:
             _check_resumed(task, log.done[(task.task_id, 0)], log.path)
     todo = [t for t in tasks if (t.task_id, 0) not in log.done]
     for task in tqdm(todo, desc="completing lines", unit="task", disable=not progress):
+        root = task_workspace(task, workspaces, workspace, context_sources)
         t0 = time.perf_counter()
-        result = completer.complete(line_request(task, max_tokens, postprocess, candidates))
+        result = completer.complete(line_request(task, max_tokens, postprocess, candidates, root, context_sources))
         ms = (time.perf_counter() - t0) * 1000
         prediction = first_line(result.suggestions[0].text) if result.suggestions else ""
+        snippets = result.debug.get("context", {}).get("snippets", [])
         log.write({"task_id": task.task_id, "prediction": prediction, "reference": task.reference,
-                   **score_prediction(prediction, task.reference), "ms": round(ms, 1)})
+                   **score_prediction(prediction, task.reference), "ms": round(ms, 1),
+                   "snippets": [f"{s['source']} {s['path']}:{s['start_line']}-{s['end_line']}" for s in snippets]})
     return line_metrics([log.done[(t.task_id, 0)] for t in tasks])

@@ -7,6 +7,12 @@ The arranged window keeps its length: the extra special tokens (and any tokens r
 adds at the cuts) are taken off the far end of the suffix, and when the suffix is too short,
 off the start of the prefix, as an editor's prompt cuts both to a budget. A piece too short to
 arrange, or that does not decode as UTF-8 (cut mid-character at the window's edge), stays plain.
+
+With repository context (`repo=True`, see forecode.tokenizer.fim for the layout) a piece is a group
+of files of one package joined with file separators, and only its last file is FIM-arranged: the
+text after the piece's last separator and that file's path line. The files before it stay plain,
+as the snippets of an editor's prompt do. A piece with no separator (a one-file group, or a
+window in the middle of a long file) is arranged whole, as without repository context.
 """
 
 from __future__ import annotations
@@ -49,16 +55,32 @@ def fim_piece(
     return arranged[: len(ids)]
 
 
+def last_file_start(ids: list[int], tokenizer: CodeTokenizer) -> int:
+    """Where the text of the last file of a repository-level piece begins: after its file
+    separator and the path line that follows it (0 when the piece has no separator; the
+    piece's end when it ends inside that path line)."""
+    sep = tokenizer.special.file_sep
+    last = max((i for i, t in enumerate(ids) if t == sep), default=-1)
+    if last < 0:
+        return 0
+    table = tokenizer.token_bytes
+    return next((i + 1 for i in range(last + 1, len(ids)) if b"\n" in table[ids[i]]), len(ids))
+
+
 def fim_window(
-    ids: list[int], tokenizer: CodeTokenizer, rng: random.Random, fim_rate: float, spm_rate: float, pad: int
+    ids: list[int], tokenizer: CodeTokenizer, rng: random.Random, fim_rate: float, spm_rate: float, pad: int,
+    repo: bool = False,
 ) -> list[int]:
-    """The window `ids` with each end-of-text-separated piece FIM-arranged, padded with `pad`
-    to its old length when re-encoding came out shorter."""
+    """The window `ids` with each end-of-text-separated piece FIM-arranged (with `repo`, only the
+    last file of each piece), padded with `pad` to its old length when re-encoding came out shorter."""
     eot = tokenizer.special.eot
     out: list[int] = []
     start = 0
     for i in [*(i for i, t in enumerate(ids) if t == eot), len(ids)]:
-        out.extend(fim_piece(ids[start:i], tokenizer, rng, fim_rate, spm_rate))
+        piece = ids[start:i]
+        plain = last_file_start(piece, tokenizer) if repo else 0
+        out.extend(piece[:plain])
+        out.extend(fim_piece(piece[plain:], tokenizer, rng, fim_rate, spm_rate))
         if i < len(ids):
             out.append(eot)
         start = i + 1

@@ -30,7 +30,7 @@ from forecode.model.checkpoint import load_checkpoint, save_checkpoint
 from forecode.model.config import ModelConfig
 from forecode.model.llama import Llama
 from forecode.tokenizer import CodeTokenizer
-from forecode.train.data import PAD, FimSettings, Packer, PackerState, load_documents
+from forecode.train.data import PAD, FimSettings, Packer, PackerState, RepoPacker, load_documents, load_files
 from forecode.train.distributed import (
     all_mean,
     any_flag,
@@ -64,6 +64,7 @@ class TrainConfig:
     compile: bool = False
     device: str = "cpu"
     init_from: str | None = None  # a checkpoint folder to start from, with a fresh optimizer
+    repo_context: bool = False  # pack files of one package together, FIM on the last (RepoPacker)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,10 +145,19 @@ class Trainer:
         self.best_val: float | None = None
         self.history: list[dict[str, Any]] = []
         self._tensorboard: Any = None
-        train_docs, val_docs = load_documents(cfg.corpus, cfg.val_fraction)
-        self.n_train_docs, self.n_val_docs = len(train_docs), len(val_docs)
-        self.packer = Packer(train_docs, self.tokenizer, cfg.model.block_size, cfg.fim, cfg.seed)
-        self.val_data = self._validation_windows(val_docs)
+        self.packer: Packer
+        val_packer: Packer | None
+        if cfg.repo_context:
+            train_files, val_files = load_files(cfg.corpus, cfg.val_fraction)
+            self.n_train_docs, self.n_val_docs = len(train_files), len(val_files)
+            self.packer = RepoPacker(train_files, self.tokenizer, cfg.model.block_size, cfg.fim, cfg.seed)
+            val_packer = RepoPacker(val_files, self.tokenizer, cfg.model.block_size, cfg.fim, seed=0) if val_files else None
+        else:
+            train_docs, val_docs = load_documents(cfg.corpus, cfg.val_fraction)
+            self.n_train_docs, self.n_val_docs = len(train_docs), len(val_docs)
+            self.packer = Packer(train_docs, self.tokenizer, cfg.model.block_size, cfg.fim, cfg.seed)
+            val_packer = Packer(val_docs, self.tokenizer, cfg.model.block_size, cfg.fim, seed=0) if val_docs else None
+        self.val_data = self._validation_windows(val_packer)
         self.optimizer = _optimizer(self.model, cfg)
         self._resume_or_init()
         self.model_for_step: torch.nn.Module = self.model
@@ -157,11 +167,11 @@ class Trainer:
             self.model_for_step = DistributedDataParallel(self.model_for_step)
 
     # -- state -------------------------------------------------------------------------------
-    def _validation_windows(self, val_docs: list[str]) -> np.ndarray | None:
-        if not val_docs or self.cfg.val_batches == 0:
+    def _validation_windows(self, packer: Packer | None) -> np.ndarray | None:
+        """`packer` has a fixed shuffle (seed 0), so the windows come from many files, not the
+        first few in corpus order."""
+        if packer is None or self.cfg.val_batches == 0:
             return None
-        # A fixed shuffle, so the windows come from many files, not the first few in corpus order.
-        packer = Packer(val_docs, self.tokenizer, self.cfg.model.block_size, self.cfg.fim, seed=0)
         n = self.cfg.val_batches * self.cfg.batch_size
         windows: list[np.ndarray] = []
         while len(windows) < n and packer.state.epoch == 0:  # a small validation set is used once
@@ -175,6 +185,10 @@ class Trainer:
             saved = TrainConfig.from_dict(state["config"])
             if saved.model != self.cfg.model:
                 raise InputError(f"{self.run_dir} holds a run of another architecture ({saved.model}); use a new --run-dir")
+            if saved.repo_context != self.cfg.repo_context:
+                with_or = "with" if saved.repo_context else "without"
+                raise InputError(f"{self.run_dir} holds a run {with_or} --repo-context, whose data position means "
+                                 "nothing in the other mode; use a new --run-dir (and --init-from its model)")
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
             self.step, self.tokens_seen, self.elapsed_s = state["step"], state["tokens_seen"], state["elapsed_s"]
