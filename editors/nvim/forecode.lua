@@ -10,6 +10,8 @@ vim.lsp.config("forecode", {
     forecode = {
       maxTokens = 48,
       debounceMs = 75, -- inline completions wait this long for typing to pause
+      postprocess = "pipeline", -- "raw": the model's text as it is; "ranked": the best of `candidates` tries
+      security = "report", -- "filter": drop suggestions the security lint flags instead of logging them
       languages = { markdown = false },
     },
   },

@@ -20,6 +20,7 @@ the editor's text with `update_document` on didOpen / didChange, as the eval har
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass, field, replace
@@ -216,7 +217,7 @@ class Completer:
         debug: dict[str, Any] = {}
         if ranked:
             scored = rank([c for c in candidates if c is not None], [_mean(s) for s in suggestions])
-            debug["ranking"] = [{"index": r.index, "score": round(r.score, 4), "mean_logprob": round(r.mean_logprob, 4),
+            debug["ranking"] = [{"index": r.index, "score": _finite(r.score), "mean_logprob": _finite(r.mean_logprob),
                                  "agreement": round(r.agreement, 3), "syntax_cut": r.syntax_cut, "text": r.candidate.text}
                                 for r in scored]
             suggestions = [replace(suggestions[r.index], score=r.score if r.score > float("-inf") else None)
@@ -341,3 +342,8 @@ def _filter_record(index: int, c: Candidate) -> dict[str, Any]:
         "findings": [{"rule": f.rule, "message": f.message, "line": f.line} for f in c.findings],
         "dropped": c.dropped,
     }
+
+
+def _finite(x: float) -> float | None:
+    """A score for JSON: None stands for minus infinity (a dropped candidate), which JSON lacks."""
+    return round(x, 4) if math.isfinite(x) else None

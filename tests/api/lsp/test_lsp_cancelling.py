@@ -21,7 +21,8 @@ DOC, REST = document_at(CURSOR)
 
 
 def suggest(loaded: Loaded, ticket: Ticket) -> str:
-    return line_suggestion(loaded.service, ticket, DOC, CURSOR, None, "python", 32)
+    suggestion = line_suggestion(loaded.service, ticket, DOC, CURSOR, None, "python", Settings(max_tokens=32))
+    return suggestion.text if suggestion is not None else ""
 
 
 @pytest.mark.asyncio

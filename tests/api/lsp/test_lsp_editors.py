@@ -35,7 +35,8 @@ def test_vscode_settings_are_json_for_the_generic_lsp_client() -> None:
     assert settings["glspc.server.command"] == "forecode"
     assert settings["glspc.server.commandArguments"] == ["lsp"]
     assert "python" in settings["glspc.server.languageId"]
-    assert not accepted(settings["glspc.server.initializationOptions"]).enabled_for("markdown")
+    options = accepted(settings["glspc.server.initializationOptions"])
+    assert not options.enabled_for("markdown") and (options.postprocess, options.security) == ("pipeline", "report")
 
 
 def test_helix_languages_are_toml() -> None:
@@ -102,6 +103,7 @@ def test_neovim_config_loads_and_starts_forecode_for_python(memorised_checkpoint
     assert run.returncode == 0, run.stderr
     report = json.loads(out.read_text())
     assert report["cmd"] == ["forecode", "lsp"] and "python" in report["filetypes"]
-    assert accepted(report["init_options"]).debounce_ms == 75
+    options = accepted(report["init_options"])
+    assert options.debounce_ms == 75 and (options.postprocess, options.security) == ("pipeline", "report")
     assert report["filetype"] == "python"
     assert report["attached"] is True  # vim.lsp.enable started forecode for the Python buffer

@@ -27,6 +27,16 @@ def test_languages_switch_on_and_off() -> None:
     assert s.enabled_for("markdown") and not s.enabled_for("plaintext")
 
 
+def test_post_processing_settings_go_into_the_line_request() -> None:
+    s = apply_changes(Settings(), {"forecode": {"postprocess": "ranked", "candidates": 4, "security": "filter",
+                                                "secrets": "drop", "maxTokens": 9}})
+    request = s.line_request("x = ", 4, "a.py", "python")
+    assert (request.postprocess, request.candidates, request.security, request.secrets) == ("ranked", 4, "filter", "drop")
+    assert (request.max_tokens, request.path, request.language) == (9, "a.py", "python")
+    default = Settings().line_request("x = ", 4, None, None)
+    assert (default.postprocess, default.security, default.secrets) == ("pipeline", "report", "mask")
+
+
 def test_engine_key_changes_with_backend_model_and_threads_only(tmp_path: Path) -> None:
     s = Settings()
     assert apply_changes(s, {"maxTokens": 5, "debounceMs": 9}).engine_key == s.engine_key
@@ -44,6 +54,12 @@ def test_engine_key_changes_with_backend_model_and_threads_only(tmp_path: Path) 
     ({"languages": ["markdown"]}, "must map language ids to true or false"),
     ({"disabledLanguages": "markdown"}, "must be a list of language ids"),
     ({"maxTokenz": 4}, "unknown setting 'maxTokenz'"),
+    ({"postprocess": "best"}, "setting 'postprocess' must be one of raw, pipeline, ranked, not 'best'"),
+    ({"postprocess": None}, "setting 'postprocess' must be one of raw, pipeline, ranked, not None"),
+    ({"candidates": 0}, "setting 'candidates' must be in 1..16, not 0"),
+    ({"candidates": "2"}, "setting 'candidates' must be a whole number, not '2'"),
+    ({"security": "block"}, "setting 'security' must be one of report, filter, not 'block'"),
+    ({"secrets": ["mask"]}, "setting 'secrets' must be one of mask, drop, not ['mask']"),
 ])
 def test_a_bad_change_is_refused_whole(change: dict[str, Any], message: str) -> None:
     with pytest.raises(InputError) as exc:

@@ -102,15 +102,21 @@ def create_app(service: CompletionService, settings: ServerSettings) -> FastAPI:
             cursor = body.cursor
         else:
             raise ApiError(400, "give the cursor as either cursor (an offset) or position (line and character)", param="cursor")
-        completion = CompletionRequest(
-            text=text, cursor=cursor, path=body.path, language=body.language, max_tokens=body.max_tokens,
-            temperature=body.temperature, top_p=body.top_p, seed=body.seed, n=body.n, stop=tuple(body.stop))
+        completion = code_request(body, text, cursor)
         ticket = service.ticket(document=document_key(body, root))
         result = await in_worker(request, executor, lambda: service.complete(completion, ticket), ticket)
         metrics.tokens.labels("/v1/code/completions").inc(generated_tokens(result))
         return JSONResponse(code_completion(result, settings.model_name, text, cursor, body.debug))
 
     return app
+
+
+def code_request(body: CodeCompletionBody, text: str, cursor: int) -> CompletionRequest:
+    """The completer's request for a /v1/code/completions body, its document read and its cursor found."""
+    return CompletionRequest(
+        text=text, cursor=cursor, path=body.path, language=body.language, max_tokens=body.max_tokens,
+        temperature=body.temperature, top_p=body.top_p, seed=body.seed, n=body.n, stop=tuple(body.stop),
+        postprocess=body.postprocess, candidates=body.candidates, secrets=body.secrets, security=body.security)
 
 
 def document_key(body: CodeCompletionBody, root: Path | None) -> str | None:

@@ -1,8 +1,10 @@
 """The JSON answers: a CompletionResult in OpenAI's completions shape, or forecode's richer
-code-completion shape with replace ranges and the debug window."""
+code-completion shape with replace ranges, security findings, ranking scores and the debug
+window."""
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from typing import Any
@@ -80,11 +82,25 @@ def code_completion(result: CompletionResult, model: str, text: str, cursor: int
                 "logprob": s.logprob,
                 "finish_reason": FINISH[s.finish_reason],
                 "tokens": [{"text": t.text, "logprob": t.logprob} for t in s.tokens],
+                "findings": [{"rule": f.rule, "message": f.message, "line": f.line} for f in s.findings],
+                "score": s.score,  # postprocess "ranked" only
             }
             for s in result.suggestions
         ],
         "usage": usage(result),
     }
     if debug:
-        reply["debug"] = result.debug
+        reply["debug"] = json_safe(result.debug)
     return reply
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with the floats JSON has no word for (the -inf score of a dropped candidate in the
+    debug window's ranking) as null: Starlette refuses to send them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value

@@ -12,6 +12,9 @@ from starlette.requests import ClientDisconnect
 
 from forecode.api.http.errors import ApiError
 from forecode.api.http.settings import MAX_N, MAX_STOPS, MAX_TOKENS
+from forecode.api.options import PostProcess
+from forecode.completer import DEFAULT_CANDIDATES, MAX_CANDIDATES
+from forecode.postprocess.candidate import SecretsPolicy, SecurityPolicy
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -110,6 +113,10 @@ class CodeCompletionBody(Body):
     top_p: float = Field(1.0, gt=0, le=1)
     seed: int | None = None
     stop: list[str] = Field(default_factory=list)
+    postprocess: PostProcess = "pipeline"  # the model's text as it is, filtered, or k candidates ranked
+    candidates: int = Field(DEFAULT_CANDIDATES, ge=1, le=MAX_CANDIDATES)  # k, for "ranked"
+    secrets: SecretsPolicy = "mask"  # a credential-like suggestion is masked or dropped
+    security: SecurityPolicy = "report"  # security findings are reported, or such suggestions dropped
     debug: bool = False
 
     @field_validator("stop", mode="before")

@@ -3,6 +3,9 @@
 - `textDocument/inlineCompletion` (LSP 3.18): the line suggestion, from the cursor.
 - `textDocument/completion`: the line suggestion as one item, then jedi's names at the cursor
   ranked by the model (forecode/identifiers.py); `sortText` keeps that order in the editor.
+- The line suggestion is post-processed as the settings say (raw, the filters, or k candidates
+  ranked); its security findings are in the item's detail and documentation, and, for both
+  kinds of request (an inline completion has no other place for them), in a `window/logMessage`.
 - Incremental document sync (documents.py applies the edits); positions in the code units
   agreed at `initialize` (UTF-16 unless the client offers another), converted at the edge by
   positions.py.
@@ -34,10 +37,10 @@ from forecode.api.lsp import positions
 from forecode.api.lsp.documents import Document, Documents
 from forecode.api.lsp.settings import SECTION, Settings, apply_changes
 from forecode.api.lsp.suggestions import (
-    Edit, completion_edit, inline_edit, is_python, line_suggestion, ranked_names,
+    Edit, completion_edit, inline_edit, is_python, line_detail, line_suggestion, ranked_names, security_note,
 )
 from forecode.api.service import CompletionService, Ticket
-from forecode.completer import Completer
+from forecode.completer import Completer, Suggestion
 from forecode.engine.loading import load_engine
 from forecode.errors import Cancelled, ForecodeError, InputError
 from forecode.identifiers import JediCompleter, ModelScorer
@@ -47,6 +50,10 @@ T = TypeVar("T")
 
 STATS_COMMAND = "forecode.stats"  # workspace/executeCommand: counters, for tests and curious users
 DOCUMENT_COMMAND = "forecode.document"  # workspace/executeCommand: the server's copy of a document
+# A handler's answer, and the line suggestion behind it (for its findings).
+InlineAnswer = tuple[types.InlineCompletionList | None, Suggestion | None]
+CompletionAnswer = tuple[types.CompletionList | None, Suggestion | None]
+
 REQUEST_TIMEOUT_S = 10.0
 WORKERS = 4  # threads for requests: one generates, the others wait in the service's queue
 
@@ -137,6 +144,15 @@ class ForecodeServer(LanguageServer):
                 self.window_show_message(types.ShowMessageParams(type=level, message=f"forecode: {message}"))
         except Exception:  # no client to tell (not connected yet, or gone): stderr has it
             log.debug("could not send a message to the client", exc_info=True)
+
+    def report_findings(self, kind: str, uri: str, position: types.Position, suggestion: Suggestion | None) -> None:
+        """The line suggestion's security findings, to the editor's log. Called on the event
+        loop's thread: pygls's transports are not safe to write from a worker."""
+        if suggestion is None or not suggestion.findings:
+            return
+        verb = "has" if suggestion.text else "was dropped for"
+        self.tell(types.MessageType.Warning, f"{kind} at {uri}:{position.line + 1}: the suggestion {verb} "
+                  f"security findings\n{security_note(suggestion)}")
 
     def count(self, name: str) -> None:
         self.counts[name] = self.counts.get(name, 0) + 1
@@ -290,35 +306,40 @@ def build_server(settings: Settings, load: Callable[[Settings], Completer] = loa
         invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
         uri = params.text_document.uri
 
-        def work(loaded: Loaded, ticket: Ticket) -> types.InlineCompletionList | None:
+        def work(loaded: Loaded, ticket: Ticket) -> InlineAnswer:
             if (at := server.cursor_in(uri, params.position, settings)) is None:
-                return None
+                return None, None
             doc, cursor = at
             text = doc.text
-            suggestion = line_suggestion(loaded.service, ticket, text, cursor, doc.path, doc.language, settings.max_tokens)
-            if not suggestion:
-                return types.InlineCompletionList(items=[])
-            edit = inline_edit(text, cursor, suggestion)
-            return types.InlineCompletionList(items=[types.InlineCompletionItem(insert_text=edit.text, range=server.range(text, edit))])
+            suggestion = line_suggestion(loaded.service, ticket, text, cursor, doc.path, doc.language, settings)
+            if suggestion is None or not suggestion.text:
+                return types.InlineCompletionList(items=[]), suggestion
+            edit = inline_edit(text, cursor, suggestion.text)
+            item = types.InlineCompletionItem(insert_text=edit.text, range=server.range(text, edit))
+            return types.InlineCompletionList(items=[item]), suggestion
 
-        return await server.answer("inline", uri, 0 if invoked else settings.debounce_ms, work, None)
+        none: InlineAnswer = (None, None)
+        answer, suggestion = await server.answer("inline", uri, 0 if invoked else settings.debounce_ms, work, none)
+        server.report_findings("inline", uri, params.position, suggestion)
+        return answer
 
     @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=["."]))
     async def completion(params: types.CompletionParams) -> types.CompletionList | None:
         settings = server.settings
         uri = params.text_document.uri
 
-        def work(loaded: Loaded, ticket: Ticket) -> types.CompletionList | None:
+        def work(loaded: Loaded, ticket: Ticket) -> CompletionAnswer:
             if (at := server.cursor_in(uri, params.position, settings)) is None:
-                return None
+                return None, None
             doc, cursor = at
             text, path = doc.text, doc.path
             items: list[types.CompletionItem] = []
-            suggestion = line_suggestion(loaded.service, ticket, text, cursor, path, doc.language, settings.max_tokens)
-            if suggestion.strip():
-                edit = completion_edit(text, cursor, suggestion)
+            suggestion = line_suggestion(loaded.service, ticket, text, cursor, path, doc.language, settings)
+            if suggestion is not None and suggestion.text.strip():
+                edit = completion_edit(text, cursor, suggestion.text)
                 items.append(types.CompletionItem(
-                    label=_label(edit.text), kind=types.CompletionItemKind.Text, detail="forecode: line",
+                    label=_label(edit.text), kind=types.CompletionItemKind.Text, detail=line_detail(suggestion),
+                    documentation=security_note(suggestion) or None,
                     sort_text=f"{0:05d}", filter_text=edit.text, insert_text_format=types.InsertTextFormat.PlainText,
                     text_edit=types.TextEdit(range=server.range(text, edit), new_text=edit.text)))
             if is_python(doc.language, path):
@@ -331,9 +352,12 @@ def build_server(settings: Settings, load: Callable[[Settings], Completer] = loa
                         sort_text=f"{i + 1:05d}", filter_text=candidate.name,
                         text_edit=types.TextEdit(range=name_range, new_text=candidate.name)))
             # Incomplete: the line suggestion depends on every character typed after it.
-            return types.CompletionList(is_incomplete=True, items=items)
+            return types.CompletionList(is_incomplete=True, items=items), suggestion
 
-        return await server.answer("completion", uri, settings.completion_debounce_ms, work, None)
+        none: CompletionAnswer = (None, None)
+        answer, suggestion = await server.answer("completion", uri, settings.completion_debounce_ms, work, none)
+        server.report_findings("completion", uri, params.position, suggestion)
+        return answer
 
     @server.command(STATS_COMMAND)
     def stats(*args: Any) -> dict[str, Any]:
@@ -344,7 +368,9 @@ def build_server(settings: Settings, load: Callable[[Settings], Completer] = loa
             "engine": None if loaded is None else {"backend": loaded.key[0], "model": loaded.key[1], "threads": loaded.key[2]},
             "service": None if service is None else {"completed": service.completed, "cancelled": dict(service.cancelled)},
             "settings": {"backend": server.settings.backend, "model": server.settings.model, "maxTokens": server.settings.max_tokens,
-                         "debounceMs": server.settings.debounce_ms, "languages": dict(server.settings.languages)},
+                         "debounceMs": server.settings.debounce_ms, "languages": dict(server.settings.languages),
+                         "postprocess": server.settings.postprocess, "candidates": server.settings.candidates,
+                         "security": server.settings.security, "secrets": server.settings.secrets},
         }
 
     @server.command(DOCUMENT_COMMAND)

@@ -6,7 +6,8 @@ A change names only what it changes, in the editor's camelCase:
     {"forecode": {"backend": "builtin", "model": "/path/to/checkpoint", "threads": 2,
                   "maxTokens": 48, "debounceMs": 75, "completionDebounceMs": 0,
                   "languages": {"markdown": false}, "disabledLanguages": ["plaintext"],
-                  "maxCandidates": 100}}
+                  "maxCandidates": 100, "postprocess": "pipeline", "candidates": 2,
+                  "security": "report", "secrets": "mask"}}
 
 The object may also come without the `forecode` wrapper. A change with any bad key or value is
 refused whole (InputError naming it), so the settings before it stay.
@@ -17,12 +18,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from forecode.api.options import POSTPROCESS, SECRETS, SECURITY, PostProcess
+from forecode.completer import DEFAULT_CANDIDATES, MAX_CANDIDATES, CompletionRequest
 from forecode.engine.loading import BACKENDS
 from forecode.errors import InputError
+from forecode.postprocess.candidate import SecretsPolicy, SecurityPolicy
 
 SECTION = "forecode"
+C = TypeVar("C", bound=str)
 
 
 @dataclass(frozen=True)
@@ -35,9 +40,19 @@ class Settings:
     completion_debounce_ms: int = 0  # explicit completion requests
     languages: Mapping[str, bool] = field(default_factory=dict)  # languageId -> on/off; unlisted: on
     max_candidates: int = 100  # identifier candidates the model ranks; the rest keep jedi's order
+    postprocess: PostProcess = "pipeline"  # the line suggestion: raw, filtered, or k candidates ranked
+    candidates: int = DEFAULT_CANDIDATES  # k, for postprocess "ranked"
+    security: SecurityPolicy = "report"  # findings shown with the suggestion, or such suggestions dropped
+    secrets: SecretsPolicy = "mask"  # a credential-like suggestion is masked, or dropped
 
     def enabled_for(self, language: str | None) -> bool:
         return language is None or self.languages.get(language, True)
+
+    def line_request(self, text: str, cursor: int, path: str | None, language: str | None) -> CompletionRequest:
+        """The completer's request for the line suggestion at `cursor`, as these settings ask for it."""
+        return CompletionRequest(text=text, cursor=cursor, path=path, language=language, max_tokens=self.max_tokens,
+                                 postprocess=self.postprocess, candidates=self.candidates,
+                                 security=self.security, secrets=self.secrets)
 
     @property
     def engine_key(self) -> tuple[str, str | None, int | None]:
@@ -53,10 +68,11 @@ def _int(key: str, value: Any, low: int, high: int) -> int:
     return value
 
 
-def _backend(value: Any) -> str:
-    if value not in BACKENDS:
-        raise InputError(f"setting 'backend' must be one of {', '.join(BACKENDS)}, not {value!r}")
-    return str(value)
+def _choice(key: str, value: Any, choices: tuple[C, ...]) -> C:
+    for choice in choices:
+        if value == choice:
+            return choice
+    raise InputError(f"setting {key!r} must be one of {', '.join(choices)}, not {value!r}")
 
 
 def _model(value: Any) -> str | None:
@@ -102,7 +118,7 @@ def apply_changes(current: Settings, raw: Any) -> Settings:
     languages = dict(current.languages)
     for key, value in raw.items():
         if key == "backend":
-            changes["backend"] = _backend(value)
+            changes["backend"] = _choice(key, value, BACKENDS)
         elif key == "model":
             changes["model"] = _model(value)
         elif key == "threads":
@@ -115,11 +131,20 @@ def apply_changes(current: Settings, raw: Any) -> Settings:
             changes["completion_debounce_ms"] = _int(key, value, 0, 10_000)
         elif key == "maxCandidates":
             changes["max_candidates"] = _int(key, value, 0, 5_000)
+        elif key == "postprocess":
+            changes["postprocess"] = _choice(key, value, POSTPROCESS)
+        elif key == "candidates":
+            changes["candidates"] = _int(key, value, 1, MAX_CANDIDATES)
+        elif key == "security":
+            changes["security"] = _choice(key, value, SECURITY)
+        elif key == "secrets":
+            changes["secrets"] = _choice(key, value, SECRETS)
         elif key == "languages":
             languages.update(_languages(value))
         elif key == "disabledLanguages":
             languages.update({language: False for language in _disabled(value)})
         else:
-            known = "backend, model, threads, maxTokens, debounceMs, completionDebounceMs, maxCandidates, languages, disabledLanguages"
+            known = ("backend, model, threads, maxTokens, debounceMs, completionDebounceMs, maxCandidates, "
+                     "postprocess, candidates, security, secrets, languages, disabledLanguages")
             raise InputError(f"unknown setting {key!r} (known: {known})")
     return replace(current, **changes, languages=languages)

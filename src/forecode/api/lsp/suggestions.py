@@ -1,6 +1,7 @@
 """What the language server answers, in code points: the line suggestion and the ranked names
-at a cursor, with the span of the document each one replaces. server.py turns these into LSP
-types and LSP positions; nothing here knows the protocol.
+at a cursor, with the span of the document each one replaces, and what the editor is told about
+the line suggestion's security findings. server.py turns these into LSP types and LSP
+positions; nothing here knows the protocol.
 """
 
 from __future__ import annotations
@@ -8,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from forecode.api.lsp.settings import Settings
 from forecode.api.service import CompletionService, Ticket
-from forecode.completer import CompletionRequest
+from forecode.completer import Suggestion
 from forecode.identifiers import JediCompleter, RankedNames, Scorer, rank_at_cursor, word_start
 
 PYTHON_SUFFIXES = (".py", ".pyi")
@@ -40,11 +42,26 @@ def replaced_end(text: str, cursor: int, suggestion: str) -> int:
 
 
 def line_suggestion(service: CompletionService, ticket: Ticket, text: str, cursor: int,
-                    path: str | None, language: str | None, max_tokens: int) -> str:
-    """The completer's suggestion at `cursor` ("" when it has none)."""
-    request = CompletionRequest(text=text, cursor=cursor, path=path, language=language, max_tokens=max_tokens)
-    result = service.complete(request, ticket)
-    return result.suggestions[0].text if result.suggestions else ""
+                    path: str | None, language: str | None, settings: Settings) -> Suggestion | None:
+    """The completer's best suggestion at `cursor`, post-processed as `settings` ask; its text is
+    "" when the filters dropped it (its findings say whether the security lint did)."""
+    result = service.complete(settings.line_request(text, cursor, path, language), ticket)
+    return result.suggestions[0] if result.suggestions else None
+
+
+def security_note(s: Suggestion) -> str:
+    """The suggestion's security findings, one a line ("" for none), for the editor to show."""
+    return "\n".join(f"security: {f.rule} (line {f.line}): {f.message}" for f in s.findings)
+
+
+def line_detail(s: Suggestion) -> str:
+    """The line item's one-line detail: its ranking score, and the rules its findings broke."""
+    detail = "forecode: line"
+    if s.score is not None:
+        detail += f" (score {s.score:.2f})"
+    if s.findings:
+        detail += " [security: " + ", ".join(sorted({f.rule for f in s.findings})) + "]"
+    return detail
 
 
 def inline_edit(text: str, cursor: int, suggestion: str) -> Edit:
