@@ -31,3 +31,11 @@ def memorised_checkpoint(tiny_tokenizer_path: Path, tiny_tokenizer: CodeTokenize
     """A checkpoint folder of the memorised model (PSM order), for `--model`."""
     folder = tmp_path_factory.mktemp("memorised") / "ckpt"
     return save_checkpoint(folder, memorised_model(tiny_tokenizer_path), tiny_tokenizer, {})
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """tmp_path/repo: api/workspace_files.py's small repository."""
+    from api.workspace_files import make_workspace
+
+    return make_workspace(tmp_path)

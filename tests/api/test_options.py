@@ -14,3 +14,10 @@ def test_the_servers_take_the_completers_options_each_of_which_it_accepts() -> N
             for security in SECURITY:
                 CompletionRequest("x = ", 4, postprocess=postprocess, secrets=secrets, security=security)
 
+
+
+def test_the_servers_context_sources_are_the_completers() -> None:
+    from forecode.api.options import CONTEXT_SOURCES
+    from forecode.context.retrieval import SOURCES
+
+    assert CONTEXT_SOURCES == SOURCES

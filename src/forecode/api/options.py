@@ -12,3 +12,5 @@ PostProcess = Literal["raw", "pipeline", "ranked"]  # CompletionRequest.postproc
 POSTPROCESS: tuple[PostProcess, ...] = get_args(PostProcess)
 SECRETS: tuple[SecretsPolicy, ...] = get_args(SecretsPolicy)
 SECURITY: tuple[SecurityPolicy, ...] = get_args(SecurityPolicy)
+ContextSource = Literal["definition", "bm25", "recent"]  # CompletionRequest.context_sources
+CONTEXT_SOURCES: tuple[ContextSource, ...] = get_args(ContextSource)

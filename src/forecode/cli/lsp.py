@@ -32,22 +32,27 @@ def _protocol_stdout() -> BinaryIO:
 @click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
               help="Checkpoint folder (builtin; default: the embedded forecode-tiny) or n-gram file (ngram).")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for the model.")
+@click.option("--index-cache", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Folder for the workspace indexes (one folder per root inside it; default: ~/.cache/forecode/index/).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True,
               help="What goes to stderr.")
-def lsp(tcp: bool, host: str, port: int, backend: str, model_path: Path | None, threads: int | None, log_level: str) -> None:
+def lsp(tcp: bool, host: str, port: int, backend: str, model_path: Path | None, threads: int | None,
+        index_cache: Path | None, log_level: str) -> None:
     """Run the language server: inline completions and ranked completion items for any editor.
 
     Editors can change the settings through initializationOptions and
-    workspace/didChangeConfiguration (see docs/EDITORS.md)."""
+    workspace/didChangeConfiguration (see docs/EDITORS.md). The workspace folders the editor
+    names are indexed for repository context (setting `index`)."""
     from forecode.api.lsp.server import build_server
     from forecode.api.lsp.settings import Settings, apply_changes
+    from forecode.context.workspaces import Workspaces
 
     # Checked before anything starts: a bad option is a CLI error (exit 2), not a log line.
     settings = apply_changes(Settings(), {"backend": backend, "model": None if model_path is None else str(model_path), "threads": threads})
     logging.basicConfig(stream=sys.stderr, level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("pygls").setLevel(max(logging.WARNING, logging.getLogger().level))  # it logs every message at info
 
-    server = build_server(settings)
+    server = build_server(settings, workspaces=Workspaces(index_cache))  # the editor's folders, indexed off its thread
     if tcp:
         logging.getLogger("forecode.lsp").info("listening on %s:%d", host, port)
         server.start_tcp(host, port)

@@ -42,10 +42,13 @@ def model_name(backend: str, model_path: Path | None) -> str:
               help="Seconds a request may wait and generate before it is answered 504.")
 @click.option("--max-waiting", type=click.IntRange(min=1), default=DEFAULT_MAX_WAITING, show_default=True,
               help="Requests that may queue for the engine before new ones are answered 503.")
+@click.option("--index-cache", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Folder for the workspace indexes (one folder per root inside it; default: ~/.cache/forecode/index/).")
+@click.option("--no-index", is_flag=True, help="No workspace index: requests get no repository context.")
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="info", show_default=True)
 def serve(host: str, port: int, backend: str, model_path: Path | None, threads: int | None, roots: tuple[Path, ...],
           token_file: Path | None, max_body_bytes: int, max_prompt_chars: int, timeout_s: float, max_waiting: int,
-          log_level: str) -> None:
+          index_cache: Path | None, no_index: bool, log_level: str) -> None:
     """Serve completions over HTTP: OpenAI's /v1/completions, /v1/code/completions, /health,
     /v1/models and /metrics."""
     from forecode.api.http.security import check_bind, load_token
@@ -62,12 +65,20 @@ def serve(host: str, port: int, backend: str, model_path: Path | None, threads: 
     from forecode.api.http.settings import ServerSettings
     from forecode.api.service import CompletionService
     from forecode.completer import Completer
+    from forecode.context.workspaces import Workspaces
     from forecode.engine.loading import load_engine
 
     settings = ServerSettings(model_name=model_name(backend, model_path), roots=roots or (Path.cwd(),), token=token,
                               max_body_bytes=max_body_bytes, max_prompt_chars=max_prompt_chars)
-    service = CompletionService(Completer(load_engine(backend, model_path, threads)),
+    # A root's index opens on the first request that names it (see docs/SERVER.md).
+    workspaces = None if no_index else Workspaces(index_cache)
+    service = CompletionService(Completer(load_engine(backend, model_path, threads), workspaces),
                                 max_waiting=max_waiting, timeout_s=timeout_s)
     click.echo(f"forecode: serving {settings.model_name} on http://{host}:{port} "
-               f"(roots: {', '.join(map(str, settings.roots))}; token: {'required' if token else 'none, loopback only'})", err=True)
-    uvicorn.run(create_app(service, settings), host=host, port=port, log_level=log_level, access_log=log_level == "debug")
+               f"(roots: {', '.join(map(str, settings.roots))}; token: {'required' if token else 'none, loopback only'}; "
+               f"index: {'off' if workspaces is None else index_cache or 'default cache'})", err=True)
+    try:
+        uvicorn.run(create_app(service, settings), host=host, port=port, log_level=log_level, access_log=log_level == "debug")
+    finally:
+        if workspaces is not None:
+            workspaces.close()  # writes the indexes' caches, so a restart does not rebuild them

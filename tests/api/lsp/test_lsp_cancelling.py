@@ -27,7 +27,7 @@ def suggest(loaded: Loaded, ticket: Ticket) -> str:
 
 @pytest.mark.asyncio
 async def test_cancelling_the_request_cancels_its_ticket_while_it_waits_for_the_engine(memorised_completer: Completer) -> None:
-    server = ForecodeServer(Settings(), load=lambda settings: memorised_completer)
+    server = ForecodeServer(Settings(), load=lambda settings, workspaces: memorised_completer)
     loaded = server.engine(server.settings)
     release = threading.Event()
     busy = threading.Thread(target=loaded.service.run, args=(release.wait, loaded.service.ticket()))
@@ -50,7 +50,7 @@ async def test_cancelling_the_request_cancels_its_ticket_while_it_waits_for_the_
 
 @pytest.mark.asyncio
 async def test_a_newer_request_supersedes_an_older_one_still_in_its_debounce(memorised_completer: Completer) -> None:
-    server = ForecodeServer(Settings(), load=lambda settings: memorised_completer)
+    server = ForecodeServer(Settings(), load=lambda settings, workspaces: memorised_completer)
     server.engine(server.settings)
     older = asyncio.ensure_future(server.answer("inline", "file:///a.py", 200, suggest, None))
     await asyncio.sleep(0)  # the older one takes its ticket and starts its wait
@@ -65,7 +65,7 @@ async def test_a_newer_request_supersedes_an_older_one_still_in_its_debounce(mem
 
 @pytest.mark.asyncio
 async def test_a_failure_inside_the_work_is_an_empty_answer(memorised_completer: Completer) -> None:
-    server = ForecodeServer(Settings(), load=lambda settings: memorised_completer)
+    server = ForecodeServer(Settings(), load=lambda settings, workspaces: memorised_completer)
 
     def broken(loaded: Loaded, ticket: Ticket) -> str:
         raise RuntimeError("a bug in a handler")

@@ -71,3 +71,11 @@ def test_a_bad_change_is_refused_whole(change: dict[str, Any], message: str) -> 
 def test_settings_that_are_no_object_are_refused(raw: Any) -> None:
     with pytest.raises(InputError, match="must be a JSON object"):
         apply_changes(Settings(), raw)
+
+
+def test_index_and_context_sources_are_checked_like_the_other_settings() -> None:
+    changed = apply_changes(Settings(), {"index": False, "contextSources": ["bm25"]})
+    assert not changed.index and changed.context_sources == ("bm25",) and not changed.retrieval
+    for bad in ({"index": "yes"}, {"contextSources": "bm25"}, {"contextSources": ["embeddings"]}):
+        with pytest.raises(InputError, match="index|contextSources"):
+            apply_changes(Settings(), bad)

@@ -12,7 +12,7 @@ from starlette.requests import ClientDisconnect
 
 from forecode.api.http.errors import ApiError
 from forecode.api.http.settings import MAX_N, MAX_STOPS, MAX_TOKENS
-from forecode.api.options import PostProcess
+from forecode.api.options import ContextSource, PostProcess
 from forecode.completer import DEFAULT_CANDIDATES, MAX_CANDIDATES
 from forecode.postprocess.candidate import SecretsPolicy, SecurityPolicy
 
@@ -106,6 +106,9 @@ class CodeCompletionBody(Body):
     path: str | None = None
     language: str | None = None
     workspace_root: str | None = None
+    # where the prompt's repository context comes from, with a workspace_root; None: all of
+    # them; []: none (retrieval off)
+    context_sources: list[ContextSource] | None = None
     document_id: str | None = None  # requests with the same id supersede each other
     max_tokens: int = Field(64, ge=1, le=MAX_TOKENS)
     n: int = Field(1, ge=1, le=MAX_N)

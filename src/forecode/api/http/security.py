@@ -64,20 +64,25 @@ def bearer_ok(authorization: str | None, token: str) -> bool:
 def inside_roots(path: str, roots: tuple[Path, ...], param: str, base: Path | None = None) -> Path:
     """`path` (relative to `base` when it is relative) resolved, with `..` and symlinks
     followed; a 403 unless the result lies inside one of `roots`."""
-    outside = ApiError(403, f"{param} {path!r} is outside the workspace roots this server allows",
+    resolved = resolve_inside(path, roots, base)
+    if resolved is None:
+        raise ApiError(403, f"{param} {path!r} is outside the workspace roots this server allows",
                        "permission_error", param)
+    return resolved
+
+
+def resolve_inside(path: str, roots: tuple[Path, ...], base: Path | None = None) -> Path | None:
+    """`inside_roots` without the refusal: None for a path outside `roots` (or relative to nothing)."""
     p = Path(path)
     if base is not None and not p.is_absolute():
         p = base / p
     if not p.is_absolute():
-        raise outside  # relative to what? never to the server's own directory
+        return None  # relative to what? never to the server's own directory
     try:
         resolved = p.resolve()
     except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL byte
-        raise outside from None
-    if not any(resolved.is_relative_to(root) for root in roots):
-        raise outside
-    return resolved
+        return None
+    return resolved if any(resolved.is_relative_to(root) for root in roots) else None
 
 
 class BearerAuth:

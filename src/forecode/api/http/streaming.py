@@ -26,9 +26,11 @@ T = TypeVar("T")
 DISCONNECT_POLL_S = 0.05
 
 
-async def until_done_or_gone(request: Request, work: Awaitable[T], ticket: Ticket) -> T:
+async def until_done_or_gone(request: Request, work: Awaitable[T], ticket: Ticket, abandon: bool = False) -> T:
     """The result of `work`; if the client disconnects meanwhile, the ticket is cancelled (the
-    engine stops at its next token) and `work` ends soon after with Cancelled."""
+    engine stops at its next token) and `work` ends soon after with Cancelled. With `abandon`,
+    for work that cannot be stopped, the wait ends with Cancelled as soon as the ticket is
+    cancelled (its deadline included), and the work goes on by itself."""
     task = asyncio.ensure_future(work)
     try:
         while True:
@@ -37,14 +39,18 @@ async def until_done_or_gone(request: Request, work: Awaitable[T], ticket: Ticke
                 return task.result()
             if not ticket.cancelled() and await request.is_disconnected():
                 ticket.cancel("disconnected")
+            if abandon and ticket.cancelled():
+                task.add_done_callback(lambda t: t.cancelled() or t.exception())  # its failure is nobody's now
+                raise Cancelled(ticket.reason or "cancelled")
     except asyncio.CancelledError:  # the server is stopping, or the connection task was cancelled
         ticket.cancel("disconnected")
         task.cancel()
         raise
 
 
-async def in_worker(request: Request, executor: Executor, work: Callable[[], T], ticket: Ticket) -> T:
-    return await until_done_or_gone(request, asyncio.get_running_loop().run_in_executor(executor, work), ticket)
+async def in_worker(request: Request, executor: Executor, work: Callable[[], T], ticket: Ticket,
+                    abandon: bool = False) -> T:
+    return await until_done_or_gone(request, asyncio.get_running_loop().run_in_executor(executor, work), ticket, abandon)
 
 
 class DeltaStream:

@@ -46,6 +46,10 @@ class Documents:
         with self._lock:
             self._docs.pop(uri, None)
 
+    def all(self) -> list[Document]:
+        with self._lock:
+            return list(self._docs.values())
+
     def get(self, uri: str) -> Document:
         with self._lock:
             doc = self._docs.get(uri)
@@ -53,9 +57,9 @@ class Documents:
             raise InputError(f"document {uri} is not open (no textDocument/didOpen for it)")
         return doc
 
-    def change(self, uri: str, version: int, changes: Sequence[types.TextDocumentContentChangeEvent], unit: Unit) -> None:
-        """Apply `changes` in order; a change that does not fit the document drops it (the
-        editor's next didOpen brings it back) and raises InputError."""
+    def change(self, uri: str, version: int, changes: Sequence[types.TextDocumentContentChangeEvent], unit: Unit) -> Document:
+        """Apply `changes` in order and return the document as it now is; a change that does not
+        fit the document drops it (the editor's next didOpen brings it back) and raises InputError."""
         doc = self.get(uri)
         text = doc.text
         try:
@@ -71,5 +75,7 @@ class Documents:
         except InputError as exc:
             self.close(uri)
             raise InputError(f"{uri} version {version}: {exc}; the document is out of sync and closed") from None
+        changed = Document(uri, text, version, doc.language)
         with self._lock:
-            self._docs[uri] = Document(uri, text, version, doc.language)
+            self._docs[uri] = changed
+        return changed

@@ -15,6 +15,10 @@
   superseded meanwhile.
 - Settings (settings.py) come from the command line, `initializationOptions` and
   `workspace/didChangeConfiguration`; a new backend or model loads a new engine on next use.
+- Repository context (workspace.py): the index of each workspace folder named at `initialize`
+  opens in a thread of its own and follows didOpen / didChange / didSave; until it is open, and
+  for documents outside the folders, completions run without it. Settings `index` and
+  `contextSources` turn it off or choose its sources.
 - A failure is logged (stderr and `window/logMessage`) and answered with an empty result.
 """
 
@@ -23,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from pathlib import Path
 from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -31,16 +36,19 @@ from typing import Any, TypeVar
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
+from pygls.uris import to_fs_path
 
 from forecode import __version__
 from forecode.api.lsp import positions
 from forecode.api.lsp.documents import Document, Documents
 from forecode.api.lsp.settings import SECTION, Settings, apply_changes
 from forecode.api.lsp.suggestions import (
-    Edit, completion_edit, inline_edit, is_python, line_detail, line_suggestion, ranked_names, security_note,
+    Edit, completion_edit, inline_edit, is_python, line_detail, line_result, ranked_names, security_note,
 )
+from forecode.api.lsp.workspace import Indexes
 from forecode.api.service import CompletionService, Ticket
 from forecode.completer import Completer, Suggestion
+from forecode.context.workspaces import Workspaces
 from forecode.engine.loading import load_engine
 from forecode.errors import Cancelled, ForecodeError, InputError
 from forecode.identifiers import JediCompleter, ModelScorer
@@ -50,6 +58,7 @@ T = TypeVar("T")
 
 STATS_COMMAND = "forecode.stats"  # workspace/executeCommand: counters, for tests and curious users
 DOCUMENT_COMMAND = "forecode.document"  # workspace/executeCommand: the server's copy of a document
+CONTEXT_COMMAND = "forecode.context"  # workspace/executeCommand: what the index holds for a document
 # A handler's answer, and the line suggestion behind it (for its findings).
 InlineAnswer = tuple[types.InlineCompletionList | None, Suggestion | None]
 CompletionAnswer = tuple[types.CompletionList | None, Suggestion | None]
@@ -81,8 +90,9 @@ class Engines:
     """The engine the settings name, loaded on first use and again when backend, model or
     threads change. One load at a time; requests wait for it."""
 
-    def __init__(self, load: Callable[[Settings], Completer]) -> None:
+    def __init__(self, load: Callable[[Settings, Workspaces | None], Completer], workspaces: Workspaces | None) -> None:
         self._load = load
+        self.workspaces = workspaces
         self._lock = threading.Lock()
         self.loaded: Loaded | None = None
 
@@ -95,14 +105,14 @@ class Engines:
         with self._lock:
             if self.loaded is None or self.loaded.key != settings.engine_key:
                 log.info("loading the %s engine from %s", settings.backend, settings.model or "its default model")
-                completer = self._load(settings)
+                completer = self._load(settings, self.workspaces)
                 self.loaded = Loaded(settings.engine_key, CompletionService(completer, timeout_s=REQUEST_TIMEOUT_S),
                                      ModelScorer(completer.engine))
             return self.loaded
 
 
-def load_completer(settings: Settings) -> Completer:
-    return Completer(load_engine(settings.backend, settings.model, settings.threads))
+def load_completer(settings: Settings, workspaces: Workspaces | None) -> Completer:
+    return Completer(load_engine(settings.backend, settings.model, settings.threads), workspaces)
 
 
 class _Protocol(LanguageServerProtocol):
@@ -119,11 +129,14 @@ class _Protocol(LanguageServerProtocol):
 
 
 class ForecodeServer(LanguageServer):
-    def __init__(self, settings: Settings, load: Callable[[Settings], Completer] = load_completer) -> None:
+    def __init__(self, settings: Settings, load: Callable[[Settings, Workspaces | None], Completer] = load_completer,
+                 workspaces: Workspaces | None = None) -> None:
         super().__init__("forecode", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
                          protocol_cls=_Protocol)
         self.settings = settings
-        self.engines = Engines(load)
+        self.indexes = Indexes(workspaces or Workspaces())
+        self.engines = Engines(load, self.indexes.workspaces)
+        self.last_context: dict[str, dict[str, Any]] = {}  # uri -> the debug window's context of its last line suggestion
         self.executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="forecode-lsp")
         self.documents = Documents()
         self._jedi: JediCompleter | None = None
@@ -132,6 +145,7 @@ class ForecodeServer(LanguageServer):
     def shutdown(self) -> None:
         super().shutdown()  # type: ignore[no-untyped-call]
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.indexes.close()
 
     # -- the boundary: every failure ends here, as a log line and an empty answer ---------------
 
@@ -220,6 +234,23 @@ class ForecodeServer(LanguageServer):
             log.info("settings from %s: %s", source, self.settings)
         except InputError as exc:
             self.tell(types.MessageType.Error, f"{source}: {exc}; the previous settings stay", show=True)
+        self.start_indexing()
+
+    def start_indexing(self) -> None:
+        """Open the workspace folders' indexes (when the settings want them and they are not
+        open yet), then tell them about the documents already open."""
+        if self.settings.index and any(self.indexes.state(r) == "not opened" for r in self.indexes.roots):
+            self.indexes.start()
+            for doc in self.documents.all():
+                self.indexes.changed(doc.path, doc.text)
+
+    def line(self, loaded: Loaded, ticket: Ticket, doc: Document, cursor: int, settings: Settings) -> Suggestion | None:
+        """The line suggestion at `cursor`, with repository context once the document's
+        workspace index is open; its debug window's context is kept for `forecode.context`."""
+        root = self.indexes.ready(doc.path) if settings.retrieval else None
+        result = line_result(loaded.service, ticket, doc.text, cursor, doc.path, doc.language, settings, root)
+        self.last_context[doc.uri] = result.debug.get("context", {})
+        return result.suggestions[0] if result.suggestions else None
 
     # -- documents and positions -----------------------------------------------------------------
 
@@ -254,13 +285,25 @@ def _label(text: str, limit: int = 60) -> str:
     return shown + (" …" if "\n" in text and len(shown) == len(first) else "")
 
 
-def build_server(settings: Settings, load: Callable[[Settings], Completer] = load_completer) -> ForecodeServer:
-    server = ForecodeServer(settings, load)
+def workspace_folders(params: types.InitializeParams) -> list[Path]:
+    """The folders the editor opened: `workspaceFolders`, else the older `rootUri` / `rootPath`."""
+    uris = [f.uri for f in params.workspace_folders or ()] or ([params.root_uri] if params.root_uri else [])
+    paths = [to_fs_path(u) for u in uris if u.startswith("file:")]
+    if not paths and params.root_path:
+        paths = [params.root_path]
+    return [Path(p) for p in paths if p]
+
+
+def build_server(settings: Settings, load: Callable[[Settings, Workspaces | None], Completer] = load_completer,
+                 workspaces: Workspaces | None = None) -> ForecodeServer:
+    server = ForecodeServer(settings, load, workspaces)
 
     @server.feature(types.INITIALIZE)
     def initialize(params: types.InitializeParams) -> None:
+        server.indexes.set_roots(workspace_folders(params))
         if params.initialization_options is not None:
             server.change_settings(params.initialization_options, "initializationOptions")
+        server.start_indexing()  # in the index thread: initialize is answered at once
 
     @server.feature(types.INITIALIZED)
     def initialized(params: types.InitializedParams) -> None:
@@ -276,17 +319,24 @@ def build_server(settings: Settings, load: Callable[[Settings], Completer] = loa
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(params: types.DidOpenTextDocumentParams) -> None:
         server.documents.open(params.text_document)
+        server.indexes.opened(server.document(params.text_document.uri).path)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(params: types.DidChangeTextDocumentParams) -> None:
         try:
-            server.documents.change(params.text_document.uri, params.text_document.version, params.content_changes, server.unit)
+            doc = server.documents.change(params.text_document.uri, params.text_document.version, params.content_changes, server.unit)
         except InputError as exc:
             server.tell(types.MessageType.Error, str(exc), show=True)
+            return
+        server.indexes.changed(doc.path, doc.text)  # queued for the index thread
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(params: types.DidSaveTextDocumentParams) -> None:
+        server.indexes.saved(server.document(params.text_document.uri).path if params.text_document.uri else None)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(params: types.DidCloseTextDocumentParams) -> None:
-        server.documents.close(params.text_document.uri)
+        server.documents.close(params.text_document.uri)  # the index keeps the document's last text
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(params: types.DidChangeConfigurationParams) -> None:
@@ -311,7 +361,7 @@ def build_server(settings: Settings, load: Callable[[Settings], Completer] = loa
                 return None, None
             doc, cursor = at
             text = doc.text
-            suggestion = line_suggestion(loaded.service, ticket, text, cursor, doc.path, doc.language, settings)
+            suggestion = server.line(loaded, ticket, doc, cursor, settings)
             if suggestion is None or not suggestion.text:
                 return types.InlineCompletionList(items=[]), suggestion
             edit = inline_edit(text, cursor, suggestion.text)
@@ -334,7 +384,7 @@ def build_server(settings: Settings, load: Callable[[Settings], Completer] = loa
             doc, cursor = at
             text, path = doc.text, doc.path
             items: list[types.CompletionItem] = []
-            suggestion = line_suggestion(loaded.service, ticket, text, cursor, path, doc.language, settings)
+            suggestion = server.line(loaded, ticket, doc, cursor, settings)
             if suggestion is not None and suggestion.text.strip():
                 edit = completion_edit(text, cursor, suggestion.text)
                 items.append(types.CompletionItem(
@@ -370,7 +420,9 @@ def build_server(settings: Settings, load: Callable[[Settings], Completer] = loa
             "settings": {"backend": server.settings.backend, "model": server.settings.model, "maxTokens": server.settings.max_tokens,
                          "debounceMs": server.settings.debounce_ms, "languages": dict(server.settings.languages),
                          "postprocess": server.settings.postprocess, "candidates": server.settings.candidates,
-                         "security": server.settings.security, "secrets": server.settings.secrets},
+                         "security": server.settings.security, "secrets": server.settings.secrets,
+                         "index": server.settings.index, "contextSources": list(server.settings.context_sources)},
+            "indexes": {str(root): server.indexes.state(root) for root in server.indexes.roots},
         }
 
     @server.command(DOCUMENT_COMMAND)
@@ -382,5 +434,23 @@ def build_server(settings: Settings, load: Callable[[Settings], Completer] = loa
             server.tell(types.MessageType.Warning, f"{DOCUMENT_COMMAND}: {exc}")
             return None
         return {"uri": doc.uri, "version": doc.version, "languageId": doc.language, "text": doc.text}
+
+    @server.command(CONTEXT_COMMAND)
+    async def context(*args: Any) -> dict[str, Any] | None:
+        """What the workspace index holds for a document (argument: its URI), once the updates
+        sent before this command are in, and the context of its last line suggestion."""
+        uri = str(args[0]) if args else ""
+        path = to_fs_path(uri) if uri.startswith("file:") else None
+        root = server.indexes.root_of(path)
+
+        def look() -> dict[str, Any]:
+            state = server.indexes.state(root) if root is not None else "outside the workspace folders"
+            index = server.indexes.workspaces.get(root) if root is not None and state == "ready" else None
+            rel = index.relative(path) if index is not None and path is not None else None
+            return {"uri": uri, "root": None if root is None else str(root), "index": state, "path": rel,
+                    "chunks": [c.text for c in index.chunks(rel)] if index is not None and rel in index.paths else [],
+                    "lastContext": server.last_context.get(uri)}
+
+        return await asyncio.wrap_future(server.indexes.after_updates(look))
 
     return server

@@ -7,7 +7,8 @@ A change names only what it changes, in the editor's camelCase:
                   "maxTokens": 48, "debounceMs": 75, "completionDebounceMs": 0,
                   "languages": {"markdown": false}, "disabledLanguages": ["plaintext"],
                   "maxCandidates": 100, "postprocess": "pipeline", "candidates": 2,
-                  "security": "report", "secrets": "mask"}}
+                  "security": "report", "secrets": "mask",
+                  "index": true, "contextSources": ["definition", "bm25", "recent"]}}
 
 The object may also come without the `forecode` wrapper. A change with any bad key or value is
 refused whole (InputError naming it), so the settings before it stay.
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from forecode.api.options import POSTPROCESS, SECRETS, SECURITY, PostProcess
+from forecode.api.options import CONTEXT_SOURCES, POSTPROCESS, SECRETS, SECURITY, ContextSource, PostProcess
 from forecode.completer import DEFAULT_CANDIDATES, MAX_CANDIDATES, CompletionRequest
 from forecode.engine.loading import BACKENDS
 from forecode.errors import InputError
@@ -44,15 +45,25 @@ class Settings:
     candidates: int = DEFAULT_CANDIDATES  # k, for postprocess "ranked"
     security: SecurityPolicy = "report"  # findings shown with the suggestion, or such suggestions dropped
     secrets: SecretsPolicy = "mask"  # a credential-like suggestion is masked, or dropped
+    index: bool = True  # index the workspace folders, for repository context in the prompt
+    context_sources: tuple[ContextSource, ...] = CONTEXT_SOURCES  # where that context comes from; (): none
+
+    @property
+    def retrieval(self) -> bool:
+        return self.index and bool(self.context_sources)
 
     def enabled_for(self, language: str | None) -> bool:
         return language is None or self.languages.get(language, True)
 
-    def line_request(self, text: str, cursor: int, path: str | None, language: str | None) -> CompletionRequest:
-        """The completer's request for the line suggestion at `cursor`, as these settings ask for it."""
+    def line_request(self, text: str, cursor: int, path: str | None, language: str | None,
+                     workspace_root: str | None = None) -> CompletionRequest:
+        """The completer's request for the line suggestion at `cursor`, as these settings ask for
+        it; with a `workspace_root` (its index open), with repository context from it."""
         return CompletionRequest(text=text, cursor=cursor, path=path, language=language, max_tokens=self.max_tokens,
                                  postprocess=self.postprocess, candidates=self.candidates,
-                                 security=self.security, secrets=self.secrets)
+                                 security=self.security, secrets=self.secrets,
+                                 workspace_root=workspace_root if self.retrieval else None,
+                                 context_sources=self.context_sources)
 
     @property
     def engine_key(self) -> tuple[str, str | None, int | None]:
@@ -88,6 +99,18 @@ def _model(value: Any) -> str | None:
 
 def _threads(value: Any) -> int | None:
     return None if value is None else _int("threads", value, 1, 1024)
+
+
+def _bool(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise InputError(f"setting {key!r} must be true or false, not {value!r}")
+    return value
+
+
+def _sources(value: Any) -> tuple[ContextSource, ...]:
+    if not isinstance(value, list):
+        raise InputError(f"setting 'contextSources' must be a list of {', '.join(CONTEXT_SOURCES)} (or []), not {value!r}")
+    return tuple(_choice("contextSources", v, CONTEXT_SOURCES) for v in value)
 
 
 def _languages(value: Any) -> dict[str, bool]:
@@ -139,12 +162,16 @@ def apply_changes(current: Settings, raw: Any) -> Settings:
             changes["security"] = _choice(key, value, SECURITY)
         elif key == "secrets":
             changes["secrets"] = _choice(key, value, SECRETS)
+        elif key == "index":
+            changes["index"] = _bool(key, value)
+        elif key == "contextSources":
+            changes["context_sources"] = _sources(value)
         elif key == "languages":
             languages.update(_languages(value))
         elif key == "disabledLanguages":
             languages.update({language: False for language in _disabled(value)})
         else:
             known = ("backend, model, threads, maxTokens, debounceMs, completionDebounceMs, maxCandidates, "
-                     "postprocess, candidates, security, secrets, languages, disabledLanguages")
+                     "postprocess, candidates, security, secrets, index, contextSources, languages, disabledLanguages")
             raise InputError(f"unknown setting {key!r} (known: {known})")
     return replace(current, **changes, languages=languages)

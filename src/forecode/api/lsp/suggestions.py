@@ -11,7 +11,7 @@ from pathlib import Path
 
 from forecode.api.lsp.settings import Settings
 from forecode.api.service import CompletionService, Ticket
-from forecode.completer import Suggestion
+from forecode.completer import CompletionResult, Suggestion
 from forecode.identifiers import JediCompleter, RankedNames, Scorer, rank_at_cursor, word_start
 
 PYTHON_SUFFIXES = (".py", ".pyi")
@@ -42,11 +42,20 @@ def replaced_end(text: str, cursor: int, suggestion: str) -> int:
 
 
 def line_suggestion(service: CompletionService, ticket: Ticket, text: str, cursor: int,
-                    path: str | None, language: str | None, settings: Settings) -> Suggestion | None:
-    """The completer's best suggestion at `cursor`, post-processed as `settings` ask; its text is
-    "" when the filters dropped it (its findings say whether the security lint did)."""
-    result = service.complete(settings.line_request(text, cursor, path, language), ticket)
+                    path: str | None, language: str | None, settings: Settings,
+                    workspace_root: Path | None = None) -> Suggestion | None:
+    """The completer's best suggestion at `cursor`, post-processed as `settings` ask, with
+    repository context from `workspace_root`'s index; its text is "" when the filters dropped it
+    (its findings say whether the security lint did)."""
+    result = line_result(service, ticket, text, cursor, path, language, settings, workspace_root)
     return result.suggestions[0] if result.suggestions else None
+
+
+def line_result(service: CompletionService, ticket: Ticket, text: str, cursor: int, path: str | None,
+                language: str | None, settings: Settings, workspace_root: Path | None = None) -> CompletionResult:
+    """`line_suggestion`'s whole result, debug window included."""
+    root = None if workspace_root is None else str(workspace_root)
+    return service.complete(settings.line_request(text, cursor, path, language, root), ticket)
 
 
 def security_note(s: Suggestion) -> str:
