@@ -212,3 +212,20 @@ def test_a_corrupt_or_old_cache_is_rebuilt_with_a_log_line(root: Path, tmp_path:
 def test_a_missing_root_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="does not exist"):
         WorkspaceIndex.open(tmp_path / "nope", tmp_path / "cache")
+
+
+def test_the_same_document_text_again_is_not_indexed_again(tmp_path: Path) -> None:
+    root = write(tmp_path / "ws", PACKAGE)
+    index = WorkspaceIndex.open(root, tmp_path / "cache")
+    path = sorted(PACKAGE)[0]
+    text = "def zebra_unicorn():\n    return 1\n"
+    assert index.update_document(root / path, text)
+    before = [c.text for c in index.chunks(path)]
+    entry = index._entries[path]
+    assert index.update_document(root / path, text)  # what every HTTP request does
+    assert index._entries[path] is entry and [c.text for c in index.chunks(path)] == before
+    assert index.update_document(root / path, text.replace("zebra", "okapi"))  # an edit is indexed
+    assert index._entries[path] is not entry
+    assert any("okapi_unicorn" in c.text for c in index.chunks(path))
+    assert not any("zebra_unicorn" in c.text for c in index.chunks(path))
+    index.close()

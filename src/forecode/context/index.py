@@ -31,7 +31,7 @@ from forecode.context.files import WorkspaceFiles, readable_text, refusal_by_nam
 from forecode.context.imports import ImportedName, python_imports, resolve_import
 from forecode.context.recent import RecentChunks
 from forecode.context.retrieval import SOURCES, Snippet, SnippetSelection, cursor_context
-from forecode.context.search import ChunkSearch, SavedBase, TokenIds, counted
+from forecode.context.search import ChunkSearch, CountedChunk, SavedBase, TokenIds, counted
 from forecode.context.symbols import Symbol, SymbolTable
 from forecode.context.syntax import parse_python
 from forecode.context.tokens import code_tokens
@@ -95,6 +95,9 @@ class WorkspaceIndex:
         self._loaded_files = False
         self._saved_rebuilds = 0  # search.rebuilds when the built index was last saved
         self._last_document: tuple[bytes, tuple[ImportedName, ...]] = (b"", ())
+        # The entry each editor document was last indexed as, by its text's hash: a client that
+        # sends the same text again (every HTTP request carries the whole document) costs a lookup.
+        self._documents: dict[str, tuple[bytes, _Entry, tuple[CountedChunk, ...]]] = {}
 
     @classmethod
     def open(cls, root: Path, cache_dir: Path | None = None, persist: bool = True,
@@ -317,6 +320,11 @@ class WorkspaceIndex:
             key = rel if rel is not None else Path(path).as_posix()
             if refusal_by_name(key) is not None or (rel is not None and self.files.is_ignored(rel)):
                 return False
+            digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+            known = self._documents.get(key)
+            if known is not None and known[0] == digest and (rel is None or self._entries.get(rel) is known[1]):
+                self.recent.note(key, known[2])
+                return True
             screened, why = screened_text(text)
             if screened is None:
                 self.recent.forget(key)
@@ -327,7 +335,9 @@ class WorkspaceIndex:
             assert entry.facts is not None
             if rel is not None:
                 self._install(rel, entry)
-            self.recent.note(key, counted(entry.facts.chunks, entry.ids))
+            chunks = counted(entry.facts.chunks, entry.ids)
+            self._documents[key] = (digest, entry, chunks)
+            self.recent.note(key, chunks)
             return True
 
     def note_recent(self, path: str | Path) -> None:
