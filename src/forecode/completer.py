@@ -31,13 +31,12 @@ from forecode.context.assembly import RETRIEVE_K, RepoContext, assemble
 from forecode.context.retrieval import SOURCES, Snippet, SnippetSelection
 from forecode.context.window import Window
 from forecode.context.workspaces import Workspaces
-from forecode.engine.base import Engine, Generation, GenerationRequest
+from forecode.engine.base import Engine, Generation, GenerationRequest, TextPrompt
 from forecode.errors import InputError
 from forecode.postprocess.candidate import Candidate, Context, Finding
 from forecode.postprocess.pipeline import run_pipeline
 from forecode.postprocess.ranking import distinct, rank
 from forecode.postprocess.scope import cut_to_scope, detect_scope
-from forecode.tokenizer.fim import repo_fim_prompt
 from forecode.tokenizer.healing import TokenHealer
 
 SPECIAL_BUDGET = 3  # the FIM tokens around prefix and suffix
@@ -129,6 +128,7 @@ class Prompt:
     context: RepoContext | None = None  # the snippets in the prompt, when retrieval ran
     retrieval_ms: float = 0.0
     context_path: str = ""  # the current file as the workspace names it, when retrieval ran
+    text: TextPrompt | None = None  # the same prompt as text, for engines that send text
 
 
 @dataclass(frozen=True)
@@ -195,10 +195,12 @@ class Completer:
                     forced_prefix=built.backed_off,
                     stop_when=stop_when,
                     cancelled=cancelled,
+                    text=built.text,
                 )
             )
             generations.append((gen, cut(gen.text)[0]))
-            timings.append({"prefill_ms": round(gen.prefill_ms, 2), "decode_ms": round(gen.decode_ms, 2), "new_tokens": len(gen.token_ids)})
+            timings.append({"prefill_ms": round(gen.prefill_ms, 2), "decode_ms": round(gen.decode_ms, 2), "new_tokens": len(gen.token_ids),
+                            "cached_tokens": gen.cached_tokens})
             if gen.finish_reason == "cancelled":
                 break
         t2 = time.perf_counter()
@@ -232,7 +234,8 @@ class Completer:
             "prompt_tokens": len(prompt),
             "prefix_truncated": window.prefix_truncated,
             "suffix_truncated": window.suffix_truncated,
-            "fim_order": self.engine.fim_order,
+            "fim_order": self.engine.prompt_format.layout,
+            "fim_template": self.engine.prompt_format.template.name,
             "healed": built.backed_off.decode("utf-8", errors="replace"),
             "context": self._context_record(request, built),
             "raw": [gen.text for gen, _ in generations],
@@ -270,9 +273,12 @@ class Completer:
         if heal:
             healed = self.healer.heal(window.prefix_ids)
             prefix_ids, backed_off = healed.ids, healed.backed_off
-        files = [f.ids for f in reversed(context.files)]  # the most wanted nearest the current file
-        ids = repo_fim_prompt(files, context.header, prefix_ids, window.suffix_ids, self.tokenizer.special, self.engine.fim_order)
-        return Prompt(ids, backed_off, window, max_new, context if select is not None else None, retrieval_s * 1000, header_path)
+        fmt = self.engine.prompt_format
+        used = list(reversed(context.files)) if fmt.repository_level else []  # the most wanted nearest the current file
+        ids = fmt.prompt([f.ids for f in used], context.header, prefix_ids, window.suffix_ids)
+        as_text = TextPrompt(window.prefix, window.suffix, tuple((f.snippet.path, f.snippet.text) for f in used), header_path)
+        return Prompt(ids, backed_off, window, max_new, context if select is not None else None, retrieval_s * 1000,
+                      header_path, as_text)
 
     def _context_record(self, request: CompletionRequest, built: Prompt) -> dict[str, Any]:
         """What the debug window says about repository context: the snippets used (in the

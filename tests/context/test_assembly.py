@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from forecode.context.assembly import PREFIX_FLOOR_SHARE, SNIPPET_SHARE, assemble, window_lines
 from forecode.context.retrieval import Snippet, SnippetSelection
 from forecode.context.window import build_window, shrink_window
@@ -64,7 +66,9 @@ class _WholeLines:
         return "".join(map(chr, ids))
 
 
-def test_shrinking_a_window_cuts_as_building_it_at_the_smaller_budget(tiny_tokenizer: CodeTokenizer) -> None:
+def test_shrinking_a_window_cuts_as_building_it_at_the_smaller_budget(tiny_tokenizer: CodeTokenizer,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("forecode.context.window.PREFIX_SNAP_LINES", 1)  # shrinking cuts tightly (no snap)
     for cursor in (0, TEXT.index("value_10 ="), TEXT.index("value_150 = c") + 5, len(TEXT)):
         full = build_window(TEXT, cursor, tiny_tokenizer, 500)
         for budget in (400, 250, 100, 7):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from forecode.context.window import build_window
+from forecode.context.window import PREFIX_SNAP_LINES, build_window, shrink_window
 from forecode.tokenizer import CodeTokenizer
 
 LINES = [f"value_{i:03d} = compute({i}, name='item')\n" for i in range(120)]
@@ -31,10 +31,13 @@ def test_window_fits_budget_and_keeps_whole_lines_nearest_the_cursor(tiny_tokeni
         assert rest_of_line.startswith(w.suffix) and w.suffix_truncated
     # the cursor's own line is kept: the prefix starts no later than its line start
     assert w.prefix.startswith("value_060 = ") or "value_059" in w.prefix
-    # as much as fits: one more line would not
+    # as much as fits from a line numbered a multiple of PREFIX_SNAP_LINES: the lines back to the
+    # one before would not fit (or, where fewer lines fit than a snap drops, one more line would not)
     if w.prefix_truncated:
-        dropped = prefix[: len(prefix) - len(w.prefix)].splitlines(keepends=True)[-1]
-        assert len(w.prefix_ids) + len(tiny_tokenizer.encode(dropped)) + len(w.suffix_ids) > budget
+        assert w.prefix_line == prefix[: len(prefix) - len(w.prefix)].count("\n")
+        dropped = prefix[: len(prefix) - len(w.prefix)].splitlines(keepends=True)
+        back = dropped[-PREFIX_SNAP_LINES:] if w.prefix_line % PREFIX_SNAP_LINES == 0 else dropped[-1:]
+        assert len(w.prefix_ids) + len(tiny_tokenizer.encode("".join(back))) + len(w.suffix_ids) > budget
     assert w.prefix_truncated == (w.prefix != prefix)
     assert w.suffix_truncated == (w.suffix != suffix)
 
@@ -92,3 +95,47 @@ def test_zero_budget_keeps_nothing(tiny_tokenizer: CodeTokenizer) -> None:
     w = build_window("x = 1\ny = 2", 8, tiny_tokenizer, 0)
     assert w.prefix_ids == [] and w.suffix_ids == []
     assert w.prefix_truncated and w.suffix_truncated
+
+
+def _typing(text: str, cursor: int, typed: str) -> list[tuple[str, int]]:
+    """(document, cursor) after each character of `typed`, typed at `cursor`."""
+    return [(text[:cursor] + typed[:i] + text[cursor:], cursor + i) for i in range(1, len(typed) + 1)]
+
+
+def test_typing_at_the_cursor_moves_the_prefix_start_rarely(tiny_tokenizer: CodeTokenizer,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Typing three lines moves the prefix window's first line at most across one multiple of
+    PREFIX_SNAP_LINES, where a tight cut moves it line by line; and the window always begins at
+    such a line, so the prompt's start stays the same keystroke after keystroke."""
+    cursor = TEXT.index("value_100")
+    typed = "result = [compute(i) for i in range(10)]\nprint(result, sep='')\ntotal = sum(result)\n"
+
+    def starts() -> list[int]:
+        out = []
+        for doc, c in _typing(TEXT, cursor, typed):
+            w = build_window(doc, c, tiny_tokenizer, 400)
+            assert w.prefix_truncated and doc[:c].endswith(w.prefix)
+            assert w.prefix_line == doc[: c - len(w.prefix)].count("\n")
+            out.append(w.prefix_line)
+        return out
+
+    snapped = starts()
+    assert all(line % PREFIX_SNAP_LINES == 0 for line in snapped)
+    assert len(set(snapped)) <= 2
+    assert sum(a != b for a, b in zip(snapped, snapped[1:])) <= 2  # a wavering token count may switch back once
+    monkeypatch.setattr("forecode.context.window.PREFIX_SNAP_LINES", 1)
+    tight = starts()
+    assert len(set(tight)) >= 3  # what the snap avoids
+
+
+def test_a_shrunk_window_is_cut_tightly_and_keeps_the_document_line_numbers(tiny_tokenizer: CodeTokenizer) -> None:
+    """Shrinking (for retrieval's snippets) does not snap: prompt assembly promises the prefix a
+    share of the budget, which dropping lines for a snap could break."""
+    full = build_window(TEXT, CURSOR, tiny_tokenizer, 400)
+    assert full.prefix_line % PREFIX_SNAP_LINES == 0
+    for budget in (150, 200, 250):
+        small = shrink_window(full, tiny_tokenizer, budget)
+        assert small.prefix_line == TEXT[: CURSOR - len(small.prefix)].count("\n") > full.prefix_line
+        assert small.prefix_ids == tiny_tokenizer.encode(small.prefix)
+        one_more = TEXT[: CURSOR - len(small.prefix)].splitlines(keepends=True)[-1]
+        assert len(small.prefix_ids) + len(tiny_tokenizer.encode(one_more)) + len(small.suffix_ids) > budget

@@ -155,3 +155,16 @@ def test_schedule_warms_up_then_decays_to_the_floor() -> None:
     assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
     assert all(x >= y for x, y in zip(lrs[9:100], lrs[10:100]))
     assert lrs[99] == pytest.approx(0.1, abs=1e-3) and lrs[105] == 0.1
+
+
+def test_init_from_goes_on_at_another_sequence_length(
+    tiny_corpus: Path, tiny_tokenizer_path: Path, tiny_tokenizer: CodeTokenizer, tmp_path: Path
+) -> None:
+    vocab = tiny_tokenizer.vocab_size
+    Trainer(tiny_config(tiny_corpus, tiny_tokenizer_path, tmp_path / "a", vocab, max_steps=2)).run()
+    longer = replace(PRESETS["test"], vocab_size=vocab, block_size=128)
+    child = Trainer(tiny_config(tiny_corpus, tiny_tokenizer_path, tmp_path / "b", vocab, model=longer, batch_size=1,
+                                max_steps=2, init_from=str(tmp_path / "a" / "model")))
+    assert child.model.config.block_size == 128 and child.tokens_seen == 2 * 2 * 64
+    child.run()
+    assert load_checkpoint(tmp_path / "b" / "model").model.config.block_size == 128

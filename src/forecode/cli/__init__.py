@@ -38,6 +38,9 @@ def _register() -> None:
     from forecode.cli import index as index_cli
 
     cli.add_command(index_cli.index_group)
+    from forecode.cli.export import export
+
+    cli.add_command(export)
 
 
 def main(argv: list[str] | None = None) -> int:

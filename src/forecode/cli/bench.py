@@ -12,6 +12,8 @@ def bench() -> None:
 
 
 def register() -> None:
+    from forecode.cli.bench_engine import bench_engine
     from forecode.cli.bench_serve import bench_serve
 
     bench.add_command(bench_serve)
+    bench.add_command(bench_engine)

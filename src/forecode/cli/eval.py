@@ -13,18 +13,14 @@ import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-from forecode.engine.loading import BACKENDS as ENGINES
+from forecode.cli.engine_options import engine_options
+from forecode.engine.loading import EngineSpec
 
 
 def model_options(fn: F) -> F:
-    """--engine, --model and --threads: what produces the completions being scored."""
-    fn = click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for the model.")(fn)
-    fn = click.option(
-        "--model", "model_path", type=click.Path(path_type=Path, exists=True), default=None,
-        help="Checkpoint folder (builtin; default: the embedded forecode-tiny) or n-gram file (ngram).",
-    )(fn)
-    fn = click.option("--engine", type=click.Choice(ENGINES), default="builtin", show_default=True)(fn)
-    return fn
+    """--engine, --model, --threads and the large-model options: what produces the completions
+    being scored; the command receives them as `engine: EngineSpec`."""
+    return engine_options("--engine")(fn)
 
 
 def postprocess_options(fn: F) -> F:
@@ -51,15 +47,14 @@ def report_options(fn: F) -> F:
     return fn
 
 
-def load_completer(engine: str, model_path: Path | None, threads: int | None, workspaces: Any = None) -> Any:
+def load_completer(engine: EngineSpec, workspaces: Any = None) -> Any:
     """The Completer every benchmark scores, over the chosen engine (with `workspaces`, a
     forecode.context.workspaces.Workspaces, for repository context)."""
     from forecode.completer import Completer
-    from forecode.engine.loading import load_engine
 
-    if engine == "ngram" and model_path is None:
+    if engine.backend == "ngram" and engine.model is None:
         raise click.UsageError("--engine ngram needs --model FILE (made by `forecode eval ngram-build`)")
-    return Completer(load_engine(engine, model_path, threads), workspaces)
+    return Completer(engine.load(), workspaces)
 
 
 @click.group("eval")

@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 
 import click
 
+from forecode.engine.loading import EngineSpec
 from forecode.cli.eval import candidates_or_default, load_completer, model_options, postprocess_options, report_options
 from forecode.errors import InputError
 from forecode.eval.humaneval import (
@@ -80,7 +81,7 @@ def parse_ks(raw: str | None, samples: int) -> list[int]:
 def humaneval_infill(
     mode: str, data: Path | None, baseline: str | None, samples: int, temperature: float, seed: int,
     ks: str | None, limit: int | None, every: int, workers: int, max_tokens: int | None, timeout_s: float,
-    engine: str, model_path: Path | None, threads: int | None, postprocess: str, candidates: int | None,
+    engine: EngineSpec, postprocess: str, candidates: int | None,
     as_json: bool, out: Path | None,
 ) -> None:
     """HumanEval infilling (Bavarian et al. 2022): fill the gap, run the tests, report pass@k."""
@@ -88,8 +89,8 @@ def humaneval_infill(
         raise InputError(f"--samples {samples} needs --temperature above 0; greedy decoding gives the same completion every time")
     if baseline is not None and samples > 1:
         raise InputError(f"--baseline {baseline} gives the same completion every time; use --samples 1")
-    if baseline is not None and model_path is not None:
-        raise InputError(f"--baseline {baseline} scores no model; drop --model {model_path}")
+    if baseline is not None and engine.model is not None:
+        raise InputError(f"--baseline {baseline} scores no model; drop --model {engine.model}")
     k_values = parse_ks(ks, samples)
     tasks = load_tasks(mode, data)
     tasks = tasks[::every]
@@ -100,7 +101,7 @@ def humaneval_infill(
     sampling = temperature > 0
     run: dict[str, Any] = {
         "mode": mode,
-        "source": f"baseline {baseline}" if baseline else f"{engine} {model_path.resolve() if model_path else 'embedded'}",
+        "source": f"baseline {baseline}" if baseline else f"{engine.backend} {engine.model or 'embedded'}",
         "temperature": None if baseline else temperature,
         "max_tokens": None if baseline else max_tokens,
         "seed": seed if sampling and not baseline else None,
@@ -117,7 +118,7 @@ def humaneval_infill(
         if baseline is not None:
             return baseline_completion(baseline, task)
         if completer is None:  # loaded only when something is left to generate
-            completer = load_completer(engine, model_path, threads)
+            completer = load_completer(engine)
         result = completer.complete(infill_request(task, max_tokens, temperature, seed + sample if sampling else None,
                                                    postprocess, candidates))
         return fit_completion(mode, result.suggestions[0].text if result.suggestions else "")

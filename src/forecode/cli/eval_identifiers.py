@@ -8,6 +8,7 @@ from typing import cast
 
 import click
 
+from forecode.engine.loading import EngineSpec
 from forecode.cli.eval import load_completer, model_options, report_options
 from forecode.errors import InputError
 from forecode.eval import identifiers as ev
@@ -27,7 +28,7 @@ from forecode.eval import identifiers as ev
 @report_options
 def identifiers(
     sources: tuple[Path, ...], limit: int, seed: int, max_candidates: int, scoring: str,
-    engine: str, model_path: Path | None, threads: int | None, as_json: bool, out: Path | None,
+    engine: EngineSpec, as_json: bool, out: Path | None,
 ) -> None:
     """Top-1 and top-5 accuracy at completing `obj.name` in held-out code, the model against jedi.
 
@@ -52,7 +53,7 @@ def identifiers(
                     f"{out} holds {rec['task_id']} scored with {', '.join(f'{k}={rec.get(k)}' for k in settings)}, "
                     f"not {', '.join(f'{k}={v}' for k, v in settings.items())}; pass another --out"
                 )
-        completer = load_completer(engine, model_path, threads)
+        completer = load_completer(engine)
         scorer = ev.ModelScorer(completer.engine, cast("ev.Scoring", scoring))
         jedi = ev.JediCompleter()
         task_ids: list[str] = []

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from forecode.engine.loading import EngineSpec
 from forecode.cli.eval import load_completer, model_options, report_options
 from forecode.errors import InputError
 
@@ -24,7 +25,7 @@ from forecode.errors import InputError
 @report_options
 def latency(
     source: Path | None, n_positions: int, max_tokens: int, warmup: int, seed: int,
-    engine: str, model_path: Path | None, threads: int | None, as_json: bool, out: Path | None,
+    engine: EngineSpec, as_json: bool, out: Path | None,
 ) -> None:
     """Completion latency in process: end to end (p50/p95/p99), to the first token, decode speed.
 
@@ -46,7 +47,7 @@ def latency(
             if rec.get("max_tokens") != max_tokens:
                 raise InputError(f"{out} holds {rec['task_id']} measured with max_tokens={rec.get('max_tokens')}, "
                                  f"not {max_tokens}; pass another --out")
-        completer = load_completer(engine, model_path, threads)
+        completer = load_completer(engine)
         for i in range(warmup):
             ev.measure(completer, positions[i % len(positions)], max_tokens)
         for pos in tqdm(positions, desc="latency", unit="pos", file=sys.stderr):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from forecode.engine.loading import EngineSpec
 from forecode.cli.eval import candidates_or_default, load_completer, model_options, postprocess_options, report_options
 from forecode.context.retrieval import SOURCES
 from forecode.context.workspaces import Workspaces
@@ -68,12 +69,12 @@ def _parse_sources(ctx: click.Context, param: click.Parameter, value: str) -> tu
 @postprocess_options
 @report_options
 def lines(tasks_path: Path, limit: int | None, max_tokens: int, quiet: bool, workspace: Path | None,
-          context_sources: tuple[str, ...], index_cache: Path | None, engine: str, model_path: Path | None, threads: int | None,
+          context_sources: tuple[str, ...], index_cache: Path | None, engine: EngineSpec,
           postprocess: str, candidates: int | None, as_json: bool, out: Path | None) -> None:
     """Line completion on real code: exact match and edit similarity (CodeXGLUE), in percent."""
     tasks = read_tasks(tasks_path)[:limit]
     with Workspaces(index_cache) as workspaces:
-        completer = load_completer(engine, model_path, threads, workspaces)
+        completer = load_completer(engine, workspaces)
         with SampleLog(out) as log:
             metrics = score_line_tasks(completer, tasks, log, max_tokens=max_tokens, progress=not quiet,
                                        postprocess=postprocess, candidates=candidates_or_default(candidates),

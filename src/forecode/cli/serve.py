@@ -10,27 +10,16 @@ import click
 from forecode.api.http.settings import (DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_PROMPT_CHARS, DEFAULT_PORT,
                                        TOKEN_ENV)
 from forecode.api.service import DEFAULT_MAX_WAITING, DEFAULT_TIMEOUT_S
-from forecode.engine.loading import BACKENDS
+from forecode.cli.engine_options import engine_options
+from forecode.engine.loading import EngineSpec
 from forecode.errors import InputError
-
-
-def model_name(backend: str, model_path: Path | None) -> str:
-    """What /v1/models calls the model: its folder's or file's name."""
-    if model_path is None:
-        from forecode.model.embedded import EMBEDDED_NAME
-
-        return EMBEDDED_NAME
-    return model_path.resolve().stem if backend == "ngram" else model_path.resolve().name
 
 
 @click.command()
 @click.option("--host", default=DEFAULT_HOST, show_default=True,
               help=f"Address to listen on; anything but loopback needs an access token ({TOKEN_ENV} or --token-file).")
 @click.option("--port", type=click.IntRange(min=1, max=65535), default=DEFAULT_PORT, show_default=True)
-@click.option("--backend", type=click.Choice(BACKENDS), default="builtin", show_default=True)
-@click.option("--model", "model_path", type=click.Path(path_type=Path, exists=True), default=None,
-              help="Checkpoint folder (builtin; default: the embedded forecode-tiny) or n-gram file (ngram).")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for the model.")
+@engine_options()
 @click.option("--root", "roots", multiple=True, type=click.Path(path_type=Path),
               help="A workspace root requests may name (repeatable; default: the current directory).")
 @click.option("--token-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -46,7 +35,7 @@ def model_name(backend: str, model_path: Path | None) -> str:
               help="Folder for the workspace indexes (one folder per root inside it; default: ~/.cache/forecode/index/).")
 @click.option("--no-index", is_flag=True, help="No workspace index: requests get no repository context.")
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="info", show_default=True)
-def serve(host: str, port: int, backend: str, model_path: Path | None, threads: int | None, roots: tuple[Path, ...],
+def serve(host: str, port: int, engine: EngineSpec, roots: tuple[Path, ...],
           token_file: Path | None, max_body_bytes: int, max_prompt_chars: int, timeout_s: float, max_waiting: int,
           index_cache: Path | None, no_index: bool, log_level: str) -> None:
     """Serve completions over HTTP: OpenAI's /v1/completions, /v1/code/completions, /health,
@@ -66,13 +55,12 @@ def serve(host: str, port: int, backend: str, model_path: Path | None, threads: 
     from forecode.api.service import CompletionService
     from forecode.completer import Completer
     from forecode.context.workspaces import Workspaces
-    from forecode.engine.loading import load_engine
 
-    settings = ServerSettings(model_name=model_name(backend, model_path), roots=roots or (Path.cwd(),), token=token,
+    settings = ServerSettings(model_name=engine.model_name, roots=roots or (Path.cwd(),), token=token,
                               max_body_bytes=max_body_bytes, max_prompt_chars=max_prompt_chars)
     # A root's index opens on the first request that names it (see docs/SERVER.md).
     workspaces = None if no_index else Workspaces(index_cache)
-    service = CompletionService(Completer(load_engine(backend, model_path, threads), workspaces),
+    service = CompletionService(Completer(engine.load(), workspaces),
                                 max_waiting=max_waiting, timeout_s=timeout_s)
     click.echo(f"forecode: serving {settings.model_name} on http://{host}:{port} "
                f"(roots: {', '.join(map(str, settings.roots))}; token: {'required' if token else 'none, loopback only'}; "

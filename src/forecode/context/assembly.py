@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from forecode.context.retrieval import Snippet, SnippetSelection
 from forecode.context.window import Window, build_window, shrink_window
-from forecode.tokenizer import CodeTokenizer
+from forecode.tokenizer.protocol import ModelTokenizer
 from forecode.tokenizer.fim import file_header, file_text
 
 SNIPPET_SHARE = 1 / 3  # of the budget, at most, for the snippets and the current file's path line
@@ -62,7 +62,7 @@ def window_lines(text: str, cursor: int, window: Window) -> tuple[int, int]:
     return line - window.prefix.count("\n"), line + window.suffix.count("\n")
 
 
-def assemble(text: str, cursor: int, tokenizer: CodeTokenizer, budget: int, select: Select | None = None,
+def assemble(text: str, cursor: int, tokenizer: ModelTokenizer, budget: int, select: Select | None = None,
              path: str = "") -> RepoContext:
     """The window and snippets for a cursor within `budget` tokens (see the module docstring);
     `select` retrieves the snippets for the window's line span, `path` names the current file."""

@@ -1,10 +1,31 @@
-"""Prefix and suffix windows around the cursor, cut at line boundaries to fit a token budget."""
+"""Prefix and suffix windows around the cursor, cut at line boundaries to fit a token budget.
+
+The prefix window of `build_window` starts at a line whose number in the document is a
+multiple of PREFIX_SNAP_LINES. Cut as tightly as the budget allows, its first line would move every few
+keystrokes while the user types at the cursor (each token the current line gains pushes a line
+out at the top), and with it everything after it in the prompt: nothing an engine's prefix cache
+holds could be reused. Snapped, it moves once per PREFIX_SNAP_LINES lines typed, for at most
+that many lines fewer than fit. The suffix needs no such care: typing at the cursor leaves it as
+it is.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from forecode.tokenizer import CodeTokenizer
+from forecode.tokenizer.protocol import ModelTokenizer
+
+PREFIX_SNAP_LINES = 4
+
+
+def _lines(text: str) -> list[str]:
+    """`text` split after each newline, the last line with none when it has none (unlike
+    str.splitlines, only "\\n" ends a line, as `count("\\n")` counts lines)."""
+    parts = text.split("\n")
+    lines = [line + "\n" for line in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
 
 
 @dataclass(frozen=True)
@@ -15,46 +36,58 @@ class Window:
     suffix_ids: list[int]
     prefix_truncated: bool
     suffix_truncated: bool
+    prefix_line: int = 0  # 0-based number, in the document, of the line the kept prefix starts in
 
 
-def _keep_tail(text: str, tokenizer: CodeTokenizer, budget: int) -> tuple[str, list[int]]:
-    """The longest run of whole lines at the end of `text` within `budget` tokens.
-    The line the cursor is on is always kept (cut mid-line only if it alone is too long)."""
-    ids = tokenizer.encode(text)
-    if len(ids) <= budget:
-        return text, ids
-    lines = text.splitlines(keepends=True)
-    kept: list[str] = []
-    total = 0
-    for line in reversed(lines):
-        n = len(tokenizer.encode(line))
+def _keep_tail(text: str, tokenizer: ModelTokenizer, budget: int, first_line: int = 0,
+               snap: int | None = None) -> tuple[str, list[int]]:
+    """The longest run of whole lines at the end of `text` within `budget` tokens that starts
+    at a line numbered a multiple of `snap` (default PREFIX_SNAP_LINES; `first_line`: the number
+    of `text`'s first line in the document), or else the tightest run that fits. The line the cursor is on is always kept
+    (cut mid-line only if it alone is too long). Lines are tokenized from the end only as far
+    as the budget reaches, not the whole text."""
+    lines = _lines(text)
+    start, total = len(lines), 0  # lines[start:] fit, in `total` tokens
+    while start > 0:
+        n = len(tokenizer.encode(lines[start - 1]))
         if total + n > budget:
             break
-        kept.append(line)
-        total += n
-    if not kept:  # one huge line: keep its end
+        start, total = start - 1, total + n
+    if start == 0:
+        ids = tokenizer.encode(text)
+        if len(ids) <= budget:
+            return text, ids
+        start = 1  # the lines fit one by one but not together: a tokenizer that merges across lines
+    if start == len(lines):  # one huge line: keep its end
+        ids = tokenizer.encode(lines[-1] if lines else text)
         tail = ids[len(ids) - budget :]  # not ids[-budget:], which keeps everything when budget is 0
         return tokenizer.decode(tail), tail
-    out = "".join(reversed(kept))
+    snapped = start + (-(first_line + start)) % (PREFIX_SNAP_LINES if snap is None else snap)
+    if snapped < len(lines):  # else fewer lines fit than the snap would drop: keep the tightest cut
+        start = snapped
+    out = "".join(lines[start:])
     return out, tokenizer.encode(out)
 
 
-def _keep_head(text: str, tokenizer: CodeTokenizer, budget: int) -> tuple[str, list[int]]:
-    ids = tokenizer.encode(text)
-    if len(ids) <= budget:
-        return text, ids
-    kept: list[str] = []
-    total = 0
-    for line in text.splitlines(keepends=True):
-        n = len(tokenizer.encode(line))
+def _keep_head(text: str, tokenizer: ModelTokenizer, budget: int) -> tuple[str, list[int]]:
+    """The longest run of whole lines at the start of `text` within `budget` tokens (cut
+    mid-line only if the first line alone is too long), tokenized only as far as the budget reaches."""
+    lines = _lines(text)
+    end, total = 0, 0  # lines[:end] fit, in `total` tokens
+    while end < len(lines):
+        n = len(tokenizer.encode(lines[end]))
         if total + n > budget:
             break
-        kept.append(line)
-        total += n
-    if not kept:
-        head = ids[:budget]
+        end, total = end + 1, total + n
+    if end == len(lines):
+        ids = tokenizer.encode(text)
+        if len(ids) <= budget:
+            return text, ids
+        end = len(lines) - 1  # the lines fit one by one but not together: a tokenizer that merges across lines
+    if end == 0:
+        head = tokenizer.encode(lines[0])[:budget]
         return tokenizer.decode(head), head
-    out = "".join(kept)
+    out = "".join(lines[:end])
     return out, tokenizer.encode(out)
 
 
@@ -64,7 +97,7 @@ CHARS_PER_TOKEN_BOUND = 32
 
 
 def build_window(
-    text: str, cursor: int, tokenizer: CodeTokenizer, budget: int, suffix_share: float = 0.25
+    text: str, cursor: int, tokenizer: ModelTokenizer, budget: int, suffix_share: float = 0.25
 ) -> Window:
     """Split `text` at `cursor` (a code-point offset) and keep what fits in `budget` tokens;
     the suffix gets at most `suffix_share` of it, the prefix the rest."""
@@ -72,7 +105,9 @@ def build_window(
     suffix_budget = int(budget * suffix_share)
     reach = budget * CHARS_PER_TOKEN_BOUND
     kept_suffix, suffix_ids = _keep_head(suffix[:reach], tokenizer, suffix_budget)
-    kept_prefix, prefix_ids = _keep_tail(prefix[-reach:] if reach else "", tokenizer, budget - len(suffix_ids))
+    reached = prefix[-reach:] if reach else ""
+    first_line = prefix.count("\n", 0, len(prefix) - len(reached))
+    kept_prefix, prefix_ids = _keep_tail(reached, tokenizer, budget - len(suffix_ids), first_line)
     return Window(
         prefix=kept_prefix,
         suffix=kept_suffix,
@@ -80,15 +115,19 @@ def build_window(
         suffix_ids=suffix_ids,
         prefix_truncated=kept_prefix != prefix,
         suffix_truncated=kept_suffix != suffix,
+        prefix_line=prefix.count("\n", 0, len(prefix) - len(kept_prefix)),
     )
 
 
-def shrink_window(window: Window, tokenizer: CodeTokenizer, budget: int, suffix_share: float = 0.25) -> Window:
-    """`window` cut to a smaller `budget`, as `build_window` would cut the document to it, but
-    tokenizing only the text the window already holds (prompt assembly cuts twice per request)."""
+def shrink_window(window: Window, tokenizer: ModelTokenizer, budget: int, suffix_share: float = 0.25) -> Window:
+    """`window` cut to a smaller `budget`, as `build_window` would cut the document to it with
+    the tightest cut (PREFIX_SNAP_LINES 1), but tokenizing only the text the window already
+    holds (prompt assembly cuts twice per request). Not snapped: prompt assembly promises the
+    prefix a share of the budget (forecode.context.assembly), which the lines a snap drops
+    could break; and a prompt with retrieved snippets changes at its start whenever they do."""
     suffix_budget = int(budget * suffix_share)
     kept_suffix, suffix_ids = _keep_head(window.suffix, tokenizer, suffix_budget)
-    kept_prefix, prefix_ids = _keep_tail(window.prefix, tokenizer, budget - len(suffix_ids))
+    kept_prefix, prefix_ids = _keep_tail(window.prefix, tokenizer, budget - len(suffix_ids), window.prefix_line, snap=1)
     return Window(
         prefix=kept_prefix,
         suffix=kept_suffix,
@@ -96,4 +135,5 @@ def shrink_window(window: Window, tokenizer: CodeTokenizer, budget: int, suffix_
         suffix_ids=suffix_ids,
         prefix_truncated=window.prefix_truncated or kept_prefix != window.prefix,
         suffix_truncated=window.suffix_truncated or kept_suffix != window.suffix,
+        prefix_line=window.prefix_line + window.prefix.count("\n", 0, len(window.prefix) - len(kept_prefix)),
     )

@@ -6,8 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from forecode.tokenizer import CodeTokenizer
 from forecode.tokenizer.fim import FimOrder
+from forecode.tokenizer.protocol import ModelTokenizer
+from forecode.tokenizer.templates import PromptFormat
 
 FinishReason = Literal["end_of_text", "stop_rule", "max_tokens", "cancelled"]
 
@@ -26,6 +27,17 @@ class GenerationRequest:
     # Polled before each new token; True ends generation with finish reason "cancelled" (the
     # client went away, a newer request superseded this one, or its deadline passed).
     cancelled: Callable[[], bool] | None = field(default=None, compare=False)
+    # The same prompt as text, for engines that send text to a server (which tokenizes it and
+    # lays out FIM itself or by a template); None where the prompt exists only as ids.
+    text: TextPrompt | None = None
+
+
+@dataclass(frozen=True)
+class TextPrompt:
+    prefix: str  # the whole prefix window: not backed off by healing
+    suffix: str
+    files: tuple[tuple[str, str], ...] = ()  # (path, text) of context files, the most wanted last
+    path: str = ""  # the current file, as the workspace names it
 
 
 @dataclass(frozen=True)
@@ -37,6 +49,7 @@ class Generation:
     prompt_tokens: int
     prefill_ms: float
     decode_ms: float
+    cached_tokens: int = 0  # prompt tokens whose keys and values came from a cache, not prefilled
 
     @property
     def logprob(self) -> float:
@@ -44,8 +57,13 @@ class Generation:
 
 
 class Engine(Protocol):
-    tokenizer: CodeTokenizer
-    fim_order: FimOrder  # how prompts for this engine's model lay out prefix and suffix
+    @property
+    def tokenizer(self) -> ModelTokenizer: ...
+
+    @property
+    def prompt_format(self) -> PromptFormat:
+        """How prompts for this engine's model lay out context files, prefix and suffix."""
+        ...
 
     @property
     def context_length(self) -> int:

@@ -4,9 +4,15 @@ next token's distribution."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+
 from forecode.engine.base import FinishReason, GenerationRequest
 from forecode.errors import InputError
-from forecode.tokenizer import CodeTokenizer
+from forecode.tokenizer.healing import TokenHealer
+from forecode.tokenizer.protocol import ModelTokenizer
 
 
 def check_room(request: GenerationRequest, positions: int) -> int:
@@ -23,7 +29,7 @@ def check_room(request: GenerationRequest, positions: int) -> int:
 
 
 class DecodeState:
-    def __init__(self, tokenizer: CodeTokenizer, request: GenerationRequest) -> None:
+    def __init__(self, tokenizer: ModelTokenizer, request: GenerationRequest) -> None:
         self.request = request
         self.remaining = request.forced_prefix  # bytes the next tokens must still spell out
         self.ids: list[int] = []
@@ -31,7 +37,7 @@ class DecodeState:
         self.finish: FinishReason = "max_tokens"
         self._bytes = bytearray()
         self._table = tokenizer.token_bytes
-        self._special = frozenset(tokenizer.special.all())
+        self._special = tokenizer.stop_ids
         self._eot = tokenizer.special.eot
 
     def add(self, token_id: int, logprob: float) -> bool:
@@ -60,3 +66,46 @@ class DecodeState:
     @property
     def text(self) -> str:
         return self._bytes.decode("utf-8", errors="replace")
+
+
+def pick_token(logits: npt.NDArray[np.float32], request: GenerationRequest, rng: np.random.Generator | None) -> tuple[int, float]:
+    """The next token from one position's logits (greedy, or temperature with top-p) and its
+    log-probability under the unscaled distribution. For backends whose logits are numpy."""
+    shifted = logits - logits.max()
+    logp = shifted - np.log(np.exp(shifted).sum())
+    if request.temperature <= 0 or rng is None:
+        i = int(np.argmax(logits))
+        return i, float(logp[i])
+    probs = np.exp(shifted / request.temperature)
+    probs /= probs.sum()
+    if request.top_p < 1.0:
+        order = np.argsort(-probs)
+        sorted_p = probs[order]
+        keep = np.cumsum(sorted_p) - sorted_p < request.top_p  # always keeps the top token
+        trimmed = np.zeros_like(probs)
+        trimmed[order[keep]] = sorted_p[keep]
+        probs = trimmed / trimmed.sum()
+    i = int(rng.choice(len(probs), p=probs))
+    return i, float(logp[i])
+
+
+def decode_loop(tokenizer: ModelTokenizer, healer: TokenHealer, request: GenerationRequest, max_new: int,
+                logits: npt.NDArray[np.float32], step: Callable[[int], npt.NDArray[np.float32]]) -> DecodeState:
+    """Generate from the prompt's last logits: `step(token)` feeds one token to the model and
+    returns the next position's logits. Healing masks the first tokens to those consistent
+    with the backed-off text. The loop of the backends other than the built-in engine."""
+    rng = None
+    if request.temperature > 0:
+        rng = np.random.default_rng(request.seed)
+    state = DecodeState(tokenizer, request)
+    vocab = tokenizer.vocab_size
+    while True:
+        row = np.asarray(logits[:vocab], dtype=np.float32)
+        if state.remaining:
+            mask = np.full(row.shape, -np.inf, dtype=np.float32)
+            mask[healer.allowed(state.remaining)] = 0.0
+            row = row + mask
+        token, logprob = pick_token(row, request, rng)
+        if state.add(token, logprob) or len(state.ids) >= max_new:
+            return state
+        logits = step(token)

@@ -47,6 +47,7 @@ from forecode.errors import InputError
 from forecode.tokenizer import CodeTokenizer
 from forecode.tokenizer.fim import FimOrder
 from forecode.tokenizer.healing import TokenHealer
+from forecode.tokenizer.templates import PromptFormat
 
 FORMAT = "forecode-ngram"
 VERSION = 1
@@ -317,6 +318,10 @@ class NgramEngine:
     @property
     def context_length(self) -> int:
         return self._context_length
+
+    @property
+    def prompt_format(self) -> PromptFormat:
+        return PromptFormat.forecode(self.tokenizer.special, self.fim_order)
 
     # -- files ----------------------------------------------------------------------------
 

@@ -148,6 +148,10 @@ class CodeTokenizer:
             out.append(bytes(unicode_to_byte[c] for c in piece).decode("utf-8", errors="replace"))
         return out
 
+    @property
+    def stop_ids(self) -> frozenset[int]:
+        return self.special.all()
+
     @cached_property
     def token_bytes(self) -> list[bytes]:
         """The bytes each id stands for (special tokens: their name in UTF-8)."""

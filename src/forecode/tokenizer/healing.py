@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from forecode.tokenizer.bpe import CodeTokenizer
+from forecode.tokenizer.protocol import ModelTokenizer
 
 
 @dataclass(frozen=True)
@@ -25,14 +25,14 @@ class HealedPrompt:
 class TokenHealer:
     """Knows which tokens can be extended, and which tokens may follow a backed-off text."""
 
-    def __init__(self, tokenizer: CodeTokenizer) -> None:
+    def __init__(self, tokenizer: ModelTokenizer) -> None:
         self.tokenizer = tokenizer
 
     @cached_property
     def _extendable(self) -> frozenset[int]:
         """Ids of tokens that are a proper prefix of some other token."""
         table = self.tokenizer.token_bytes
-        special = self.tokenizer.special.all()
+        special = self.tokenizer.stop_ids
         order = sorted((b, i) for i, b in enumerate(table) if i not in special and b)
         out = set()
         # In sorted order, anything that extends b comes right after b.
@@ -50,7 +50,7 @@ class TokenHealer:
     def allowed(self, remaining: bytes) -> list[int]:
         """Tokens consistent with text that must still come first: they start with it or are
         a prefix of it."""
-        special = self.tokenizer.special.all()
+        special = self.tokenizer.stop_ids
         return [
             i
             for i, b in enumerate(self.tokenizer.token_bytes)

@@ -16,7 +16,7 @@ import random
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -198,7 +198,8 @@ class Trainer:
             self._log({"event": "resume", "step": self.step, "tokens": self.tokens_seen})
         elif self.cfg.init_from:
             ckpt = load_checkpoint(self.cfg.init_from)
-            if ckpt.model.config != self.cfg.model:
+            # The weights do not depend on the sequence length, so a run may go on at another one.
+            if replace(ckpt.model.config, block_size=self.cfg.model.block_size) != self.cfg.model:
                 raise InputError(f"--init-from {self.cfg.init_from} has architecture {ckpt.model.config}, not {self.cfg.model}")
             if ckpt.tokenizer.fingerprint != self.tokenizer.fingerprint:
                 raise InputError(f"--init-from {self.cfg.init_from} was trained with another tokenizer than {self.cfg.tokenizer}")

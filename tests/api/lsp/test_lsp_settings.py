@@ -37,17 +37,25 @@ def test_post_processing_settings_go_into_the_line_request() -> None:
     assert (default.postprocess, default.security, default.secrets) == ("pipeline", "report", "mask")
 
 
-def test_engine_key_changes_with_backend_model_and_threads_only(tmp_path: Path) -> None:
+def test_engine_key_changes_with_the_engine_settings_only(tmp_path: Path) -> None:
     s = Settings()
     assert apply_changes(s, {"maxTokens": 5, "debounceMs": 9}).engine_key == s.engine_key
     assert apply_changes(s, {"threads": 2}).engine_key != s.engine_key
     assert apply_changes(s, {"model": str(tmp_path)}).engine_key != s.engine_key
+    assert apply_changes(s, {"fimTemplate": "qwen"}).engine_key != s.engine_key
+    assert apply_changes(s, {"contextLength": 4096}).engine_key != s.engine_key
+    remote = apply_changes(s, {"backend": "openai", "model": "http://127.0.0.1:8080/v1", "modelName": "qwen2.5-coder"})
+    assert (remote.engine_key.backend, remote.engine_key.model, remote.engine_key.options.model_name) == (
+        "openai", "http://127.0.0.1:8080/v1", "qwen2.5-coder")
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"backend": "gpt9"}, "setting 'backend' must be one of builtin, ngram, not 'gpt9'"),
+    ({"backend": "gpt9"}, "setting 'backend' must be one of builtin, ngram, hf, llamacpp, openai, not 'gpt9'"),
     ({"model": "/no/such/checkpoint"}, "/no/such/checkpoint does not exist"),
     ({"maxTokens": 0}, "setting 'maxTokens' must be in 1..1024, not 0"),
+    ({"fimTemplate": "gpt9"}, "setting 'fimTemplate' must be one of auto, suffix, forecode"),
+    ({"contextLength": 2}, "setting 'contextLength' must be in 16..1048576, not 2"),
+    ({"tokenizer": "/no/such/tokenizer.json"}, "setting 'tokenizer': /no/such/tokenizer.json does not exist"),
     ({"maxTokens": True}, "must be a whole number, not True"),
     ({"debounceMs": "fast"}, "must be a whole number, not 'fast'"),
     ({"threads": -1}, "setting 'threads' must be in 1..1024"),

@@ -49,7 +49,7 @@ from forecode.api.lsp.workspace import Indexes
 from forecode.api.service import CompletionService, Ticket
 from forecode.completer import Completer, Suggestion
 from forecode.context.workspaces import Workspaces
-from forecode.engine.loading import load_engine
+from forecode.engine.loading import EngineSpec
 from forecode.errors import Cancelled, ForecodeError, InputError
 from forecode.identifiers import JediCompleter, ModelScorer
 
@@ -81,9 +81,14 @@ _KIND_OF_JEDI_TYPE = {
 
 @dataclass(frozen=True)
 class Loaded:
-    key: tuple[str, str | None, int | None]
+    key: EngineSpec
     service: CompletionService
     scorer: ModelScorer
+
+    @property
+    def engine_template(self) -> str:
+        """The FIM template the loaded engine's prompts use."""
+        return self.scorer.engine.prompt_format.template.name
 
 
 class Engines:
@@ -112,7 +117,7 @@ class Engines:
 
 
 def load_completer(settings: Settings, workspaces: Workspaces | None) -> Completer:
-    return Completer(load_engine(settings.backend, settings.model, settings.threads), workspaces)
+    return Completer(settings.engine_key.load(), workspaces)
 
 
 class _Protocol(LanguageServerProtocol):
@@ -215,11 +220,14 @@ class ForecodeServer(LanguageServer):
             loaded = self.engines.loaded
             if loaded is None:
                 raise ForecodeError(f"cannot load the {settings.backend} engine: {exc}") from exc
-            backend, model, threads = loaded.key
-            self.settings = replace(self.settings, backend=backend, model=model, threads=threads)
+            key = loaded.key
+            o = key.options
+            self.settings = replace(self.settings, backend=key.backend, model=key.model, threads=o.threads,
+                                    fim_template=o.template, context_length=o.context_length, model_name=o.model_name,
+                                    tokenizer=o.tokenizer)
             self.tell(types.MessageType.Error, f"cannot load the {settings.backend} engine from "
-                      f"{settings.model or 'its default model'} ({exc}); keeping the {backend} engine from "
-                      f"{model or 'its default model'}", show=True)
+                      f"{settings.model or 'its default model'} ({exc}); keeping the {key.backend} engine from "
+                      f"{key.model or 'its default model'}", show=True)
             return loaded
 
     def jedi(self) -> JediCompleter:
@@ -415,7 +423,9 @@ def build_server(settings: Settings, load: Callable[[Settings, Workspaces | None
         service = loaded.service.stats if loaded else None
         return {
             "requests": dict(server.counts),
-            "engine": None if loaded is None else {"backend": loaded.key[0], "model": loaded.key[1], "threads": loaded.key[2]},
+            "engine": None if loaded is None else {"backend": loaded.key.backend, "model": loaded.key.model,
+                                                "threads": loaded.key.options.threads,
+                                                "fimTemplate": loaded.engine_template},
             "service": None if service is None else {"completed": service.completed, "cancelled": dict(service.cancelled)},
             "settings": {"backend": server.settings.backend, "model": server.settings.model, "maxTokens": server.settings.max_tokens,
                          "debounceMs": server.settings.debounce_ms, "languages": dict(server.settings.languages),

@@ -4,6 +4,7 @@
 A change names only what it changes, in the editor's camelCase:
 
     {"forecode": {"backend": "builtin", "model": "/path/to/checkpoint", "threads": 2,
+                  "fimTemplate": "auto", "contextLength": null, "modelName": null, "tokenizer": null,
                   "maxTokens": 48, "debounceMs": 75, "completionDebounceMs": 0,
                   "languages": {"markdown": false}, "disabledLanguages": ["plaintext"],
                   "maxCandidates": 100, "postprocess": "pipeline", "candidates": 2,
@@ -23,7 +24,7 @@ from typing import Any, TypeVar
 
 from forecode.api.options import CONTEXT_SOURCES, POSTPROCESS, SECRETS, SECURITY, ContextSource, PostProcess
 from forecode.completer import DEFAULT_CANDIDATES, MAX_CANDIDATES, CompletionRequest
-from forecode.engine.loading import BACKENDS
+from forecode.engine.loading import BACKENDS, TEMPLATE_CHOICES, EngineOptions, EngineSpec
 from forecode.errors import InputError
 from forecode.postprocess.candidate import SecretsPolicy, SecurityPolicy
 
@@ -34,8 +35,12 @@ C = TypeVar("C", bound=str)
 @dataclass(frozen=True)
 class Settings:
     backend: str = "builtin"
-    model: str | None = None  # checkpoint folder or n-gram file; None: the backend's default
+    model: str | None = None  # checkpoint folder, n-gram, HF folder, GGUF file or server URL; None: the default
     threads: int | None = None  # CPU threads for the model; None: torch's default
+    fim_template: str = "auto"  # see forecode.engine.loading.TEMPLATE_CHOICES
+    context_length: int | None = None
+    model_name: str | None = None  # openai: the served model's id
+    tokenizer: str | None = None  # openai: the served model's tokenizer.json, for budgets
     max_tokens: int = 64
     debounce_ms: int = 75  # inline completions: wait this long for the user to stop typing
     completion_debounce_ms: int = 0  # explicit completion requests
@@ -66,9 +71,10 @@ class Settings:
                                  context_sources=self.context_sources)
 
     @property
-    def engine_key(self) -> tuple[str, str | None, int | None]:
+    def engine_key(self) -> EngineSpec:
         """What the engine is loaded from: a change here means a new engine."""
-        return self.backend, self.model, self.threads
+        return EngineSpec(self.backend, self.model, EngineOptions(self.threads, self.fim_template, self.context_length,
+                                                                  self.tokenizer, self.model_name))
 
 
 def _int(key: str, value: Any, low: int, high: int) -> int:
@@ -86,14 +92,16 @@ def _choice(key: str, value: Any, choices: tuple[C, ...]) -> C:
     raise InputError(f"setting {key!r} must be one of {', '.join(choices)}, not {value!r}")
 
 
-def _model(value: Any) -> str | None:
+def _model(value: Any, key: str = "model") -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise InputError(f"setting 'model' must be a path, not {value!r}")
+        raise InputError(f"setting {key!r} must be a path, not {value!r}")
+    if key == "model" and value.startswith(("http://", "https://")):  # the openai backend's server
+        return value
     path = Path(value).expanduser()
     if not path.exists():
-        raise InputError(f"setting 'model': {path} does not exist")
+        raise InputError(f"setting {key!r}: {path} does not exist")
     return str(path)
 
 
@@ -146,6 +154,16 @@ def apply_changes(current: Settings, raw: Any) -> Settings:
             changes["model"] = _model(value)
         elif key == "threads":
             changes["threads"] = _threads(value)
+        elif key == "fimTemplate":
+            changes["fim_template"] = _choice(key, value, TEMPLATE_CHOICES)
+        elif key == "contextLength":
+            changes["context_length"] = None if value is None else _int(key, value, 16, 1_048_576)
+        elif key == "modelName":
+            if value is not None and not isinstance(value, str):
+                raise InputError(f"setting 'modelName' must be a string, not {value!r}")
+            changes["model_name"] = value or None
+        elif key == "tokenizer":
+            changes["tokenizer"] = _model(value, key)
         elif key == "maxTokens":
             changes["max_tokens"] = _int(key, value, 1, 1024)
         elif key == "debounceMs":
@@ -171,7 +189,7 @@ def apply_changes(current: Settings, raw: Any) -> Settings:
         elif key == "disabledLanguages":
             languages.update({language: False for language in _disabled(value)})
         else:
-            known = ("backend, model, threads, maxTokens, debounceMs, completionDebounceMs, maxCandidates, "
+            known = ("backend, model, threads, fimTemplate, contextLength, modelName, tokenizer, maxTokens, debounceMs, completionDebounceMs, maxCandidates, "
                      "postprocess, candidates, security, secrets, index, contextSources, languages, disabledLanguages")
             raise InputError(f"unknown setting {key!r} (known: {known})")
     return replace(current, **changes, languages=languages)

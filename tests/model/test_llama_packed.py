@@ -1,0 +1,67 @@
+"""The packed inference layout computes what the Llama computes: prefill in chunks and decoding
+one token or several at a time, with MHA, GQA and MQA, tied or untied embeddings."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from forecode.model.config import PRESETS, ModelConfig
+from forecode.model.llama import KVCache, Llama, PackedLlama
+
+CONFIGS = {
+    "mha": replace(PRESETS["test"], vocab_size=97, n_kv_head=2),
+    "gqa": replace(PRESETS["test"], vocab_size=97, n_head=4, n_kv_head=2),
+    "mqa-untied": replace(PRESETS["test"], vocab_size=97, n_head=4, n_kv_head=1, tie_embeddings=False),
+}
+
+
+def _model(config: ModelConfig, seed: int = 0) -> Llama:
+    torch.manual_seed(seed)
+    model = Llama(config).eval()
+    with torch.no_grad():  # larger weights than the init, so differences are not hidden by tiny logits
+        for p in model.parameters():
+            p.normal_(0.0, 0.2) if p.dim() >= 2 else p.uniform_(0.5, 1.5)
+    return model
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+@torch.no_grad()
+def test_packed_decoding_equals_the_llamas_full_forward(name: str) -> None:
+    config = CONFIGS[name]
+    model = _model(config)
+    packed = PackedLlama(model)
+    B, T = 2, 40
+    idx = torch.randint(0, config.vocab_size, (B, T), generator=torch.Generator().manual_seed(1))
+    full = model(idx)  # (B, T, vocab)
+    cache = KVCache.empty(config, B, T, torch.float32, torch.device("cpu"))
+    chunks = [packed.hidden(idx[:, :7], cache), packed.hidden(idx[:, 7:20], cache)]  # prefill in two chunks
+    chunks += [packed.hidden(idx[:, t : t + 4], cache) for t in range(20, 32, 4)]  # drafts verified four at a time
+    chunks += [packed.hidden(idx[:, t : t + 1], cache) for t in range(32, T)]  # one token at a time
+    assert cache.length == T
+    torch.testing.assert_close(packed.logits(torch.cat(chunks, dim=1)), full, atol=1e-4, rtol=1e-5)
+    assert packed.logits(chunks[-1][0, -1]).shape == (config.vocab_size,)
+
+
+@torch.no_grad()
+def test_packed_weights_are_a_copy_and_the_cache_is_the_llamas() -> None:
+    config = CONFIGS["gqa"]
+    model = _model(config)
+    packed = PackedLlama(model)
+    idx = torch.randint(0, config.vocab_size, (1, 12), generator=torch.Generator().manual_seed(2))
+    cache = KVCache.empty(config, 1, 16, torch.float32, torch.device("cpu"))
+    packed.hidden(idx[:, :8], cache)  # the packed layout fills the cache, the Llama continues it
+    torch.testing.assert_close(model(idx[:, 8:], cache), model(idx)[:, 8:], atol=1e-4, rtol=1e-5)
+    before = packed.logits(torch.ones(config.n_embd))
+    model.lm_head.weight.add_(1.0)
+    torch.testing.assert_close(packed.logits(torch.ones(config.n_embd)), before)
+
+
+def test_too_long_inputs_are_rejected() -> None:
+    config = replace(CONFIGS["mha"], block_size=8)
+    packed = PackedLlama(_model(config))
+    cache = KVCache.empty(config, 1, 4, torch.float32, torch.device("cpu"))
+    with pytest.raises(ValueError, match="exceeds the cache's 4 slots"):
+        packed.hidden(torch.zeros(1, 5, dtype=torch.long), cache)
