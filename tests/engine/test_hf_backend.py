@@ -80,3 +80,14 @@ def test_hf_backend_errors_name_the_problem(tmp_path: Path) -> None:
         load_engine("hf", tmp_path)
     with pytest.raises(InputError, match="unknown FIM template"):
         load_engine("hf", tmp_path, options=EngineOptions(template="gpt5"))
+
+
+def test_hf_backend_loads_the_exported_folder(engines: tuple, tmp_path: Path) -> None:
+    from forecode.model.export_hf import export_hf
+
+    builtin, _ = engines
+    folder = export_hf(embedded_model_path(), tmp_path / "forecode-tiny-hf")
+    hf = load_engine("hf", folder)
+    assert hf.prompt_format.template.name == "forecode"
+    req = CompletionRequest(text=PROMPTS[1] + "\n", cursor=len(PROMPTS[1]), max_tokens=10)
+    assert [s.text for s in Completer(hf).complete(req).suggestions] == [s.text for s in Completer(builtin).complete(req).suggestions]

@@ -8,24 +8,9 @@ from dataclasses import replace
 import pytest
 import torch
 
-from forecode.model.config import PRESETS, ModelConfig
-from forecode.model.llama import KVCache, Llama, PackedLlama
+from forecode.model.llama import KVCache, PackedLlama
 
-CONFIGS = {
-    "mha": replace(PRESETS["test"], vocab_size=97, n_kv_head=2),
-    "gqa": replace(PRESETS["test"], vocab_size=97, n_head=4, n_kv_head=2),
-    "mqa-untied": replace(PRESETS["test"], vocab_size=97, n_head=4, n_kv_head=1, tie_embeddings=False),
-}
-
-
-def _model(config: ModelConfig, seed: int = 0) -> Llama:
-    torch.manual_seed(seed)
-    model = Llama(config).eval()
-    with torch.no_grad():  # larger weights than the init, so differences are not hidden by tiny logits
-        for p in model.parameters():
-            p.normal_(0.0, 0.2) if p.dim() >= 2 else p.uniform_(0.5, 1.5)
-    return model
-
+from .test_llama import CONFIGS, _model
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 @torch.no_grad()

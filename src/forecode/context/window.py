@@ -1,12 +1,13 @@
 """Prefix and suffix windows around the cursor, cut at line boundaries to fit a token budget.
 
 The prefix window of `build_window` starts at a line whose number in the document is a
-multiple of PREFIX_SNAP_LINES. Cut as tightly as the budget allows, its first line would move every few
-keystrokes while the user types at the cursor (each token the current line gains pushes a line
-out at the top), and with it everything after it in the prompt: nothing an engine's prefix cache
-holds could be reused. Snapped, it moves once per PREFIX_SNAP_LINES lines typed, for at most
-that many lines fewer than fit. The suffix needs no such care: typing at the cursor leaves it as
-it is.
+multiple of PREFIX_SNAP_LINES. Cut as tightly as the budget allows, its first line would move
+every few keystrokes while the user types at the cursor (each token the current line gains
+pushes a line out at the top), and with it everything after it in the prompt: nothing an
+engine's prefix cache holds could be reused. Snapped, it moves once per PREFIX_SNAP_LINES lines
+typed, for at most PREFIX_SNAP_LINES - 1 lines fewer than fit. The suffix needs no such care:
+typing at the cursor leaves it as it is. Lines end at "\n" only (a lone "\r" or a form feed
+does not end one).
 """
 
 from __future__ import annotations
@@ -42,10 +43,10 @@ class Window:
 def _keep_tail(text: str, tokenizer: ModelTokenizer, budget: int, first_line: int = 0,
                snap: int | None = None) -> tuple[str, list[int]]:
     """The longest run of whole lines at the end of `text` within `budget` tokens that starts
-    at a line numbered a multiple of `snap` (default PREFIX_SNAP_LINES; `first_line`: the number
-    of `text`'s first line in the document), or else the tightest run that fits. The line the cursor is on is always kept
-    (cut mid-line only if it alone is too long). Lines are tokenized from the end only as far
-    as the budget reaches, not the whole text."""
+    at a line numbered a multiple of `snap` (default PREFIX_SNAP_LINES; `first_line`: the
+    number of `text`'s first line in the document), or else the tightest run that fits. The
+    line the cursor is on is always kept (cut mid-line only if it alone is too long). Lines are
+    tokenized from the end only as far as the budget reaches, not the whole text."""
     lines = _lines(text)
     start, total = len(lines), 0  # lines[start:] fit, in `total` tokens
     while start > 0:
@@ -57,7 +58,7 @@ def _keep_tail(text: str, tokenizer: ModelTokenizer, budget: int, first_line: in
         ids = tokenizer.encode(text)
         if len(ids) <= budget:
             return text, ids
-        start = 1  # the lines fit one by one but not together: a tokenizer that merges across lines
+        start = 1  # the lines fit one by one but not together (a tokenizer that merges across lines)
     if start == len(lines):  # one huge line: keep its end
         ids = tokenizer.encode(lines[-1] if lines else text)
         tail = ids[len(ids) - budget :]  # not ids[-budget:], which keeps everything when budget is 0
@@ -71,7 +72,8 @@ def _keep_tail(text: str, tokenizer: ModelTokenizer, budget: int, first_line: in
 
 def _keep_head(text: str, tokenizer: ModelTokenizer, budget: int) -> tuple[str, list[int]]:
     """The longest run of whole lines at the start of `text` within `budget` tokens (cut
-    mid-line only if the first line alone is too long), tokenized only as far as the budget reaches."""
+    mid-line only if the first line alone is too long), tokenized only as far as the budget
+    reaches."""
     lines = _lines(text)
     end, total = 0, 0  # lines[:end] fit, in `total` tokens
     while end < len(lines):
@@ -83,7 +85,7 @@ def _keep_head(text: str, tokenizer: ModelTokenizer, budget: int) -> tuple[str, 
         ids = tokenizer.encode(text)
         if len(ids) <= budget:
             return text, ids
-        end = len(lines) - 1  # the lines fit one by one but not together: a tokenizer that merges across lines
+        end = len(lines) - 1  # they fit one by one but not together (a tokenizer that merges across lines)
     if end == 0:
         head = tokenizer.encode(lines[0])[:budget]
         return tokenizer.decode(head), head
