@@ -62,6 +62,9 @@ class _WholeLines:
     def encode(self, text: str) -> list[int]:
         return [ord(c) for c in text]
 
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        return [self.encode(t) for t in texts]
+
     def decode(self, ids: list[int]) -> str:
         return "".join(map(chr, ids))
 

@@ -115,12 +115,14 @@ class WorkspaceIndex:
         if not p.is_absolute():
             rel = p.as_posix()
             return None if rel.startswith("../") or rel == ".." else rel.removeprefix("./")
-        for candidate in (p, p.resolve()):
-            try:
-                return candidate.relative_to(self.root).as_posix()
-            except ValueError:
-                continue
-        return None
+        try:
+            return p.relative_to(self.root).as_posix()
+        except ValueError:
+            pass
+        try:  # through symbolic links (resolve() costs a system call per component: only when needed)
+            return p.resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return None
 
     @property
     def paths(self) -> list[str]:

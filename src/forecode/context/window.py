@@ -29,6 +29,24 @@ def _lines(text: str) -> list[str]:
     return lines
 
 
+# Lines are tokenized in batches of this many, from the cursor outwards, until the budget is full:
+# one tokenizer call per line costs more in call overhead than in tokenizing.
+LINE_BATCH = 32
+
+
+def _fit(lines: list[str], tokenizer: ModelTokenizer, budget: int, from_end: bool) -> tuple[int, int]:
+    """How many of `lines`, taken from the end (or the start), fit in `budget` tokens when each
+    is tokenized alone, and their tokens."""
+    order = lines[::-1] if from_end else lines
+    count = total = 0
+    for i in range(0, len(order), LINE_BATCH):
+        for ids in tokenizer.encode_batch(order[i : i + LINE_BATCH]):
+            if total + len(ids) > budget:
+                return count, total
+            count, total = count + 1, total + len(ids)
+    return count, total
+
+
 @dataclass(frozen=True)
 class Window:
     prefix: str  # text before the cursor that the prompt keeps
@@ -48,12 +66,7 @@ def _keep_tail(text: str, tokenizer: ModelTokenizer, budget: int, first_line: in
     line the cursor is on is always kept (cut mid-line only if it alone is too long). Lines are
     tokenized from the end only as far as the budget reaches, not the whole text."""
     lines = _lines(text)
-    start, total = len(lines), 0  # lines[start:] fit, in `total` tokens
-    while start > 0:
-        n = len(tokenizer.encode(lines[start - 1]))
-        if total + n > budget:
-            break
-        start, total = start - 1, total + n
+    start = len(lines) - _fit(lines, tokenizer, budget, from_end=True)[0]  # lines[start:] fit
     if start == 0:
         ids = tokenizer.encode(text)
         if len(ids) <= budget:
@@ -75,12 +88,7 @@ def _keep_head(text: str, tokenizer: ModelTokenizer, budget: int) -> tuple[str, 
     mid-line only if the first line alone is too long), tokenized only as far as the budget
     reaches."""
     lines = _lines(text)
-    end, total = 0, 0  # lines[:end] fit, in `total` tokens
-    while end < len(lines):
-        n = len(tokenizer.encode(lines[end]))
-        if total + n > budget:
-            break
-        end, total = end + 1, total + n
+    end = _fit(lines, tokenizer, budget, from_end=False)[0]  # lines[:end] fit
     if end == len(lines):
         ids = tokenizer.encode(text)
         if len(ids) <= budget:

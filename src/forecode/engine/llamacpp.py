@@ -93,6 +93,9 @@ class LlamaCppTokenizer:
             return []
         return [int(i) for i in self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)]
 
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        return [self.encode(t) for t in texts]
+
     def decode(self, ids: Iterable[int]) -> str:
         table = self.token_bytes
         return b"".join(table[i] for i in ids).decode("utf-8", errors="replace")

@@ -93,6 +93,11 @@ class ForeignTokenizer:
         _check_encodable(text)
         return list(self._tok.encode(text, add_special_tokens=False).ids)
 
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        for t in texts:
+            _check_encodable(t)
+        return [list(e.ids) for e in self._tok.encode_batch(texts, add_special_tokens=False)]
+
     def decode(self, ids: Iterable[int]) -> str:
         """Text of `ids` from the token bytes, so that decoding is the inverse of `token_bytes`
         (special tokens are written out by name)."""
