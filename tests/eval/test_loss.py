@@ -39,3 +39,11 @@ def test_cli_prints_the_loss_as_json(checkpoint: Path, tiny_corpus: Path, capsys
 def test_a_corpus_without_validation_files_is_an_error(checkpoint: Path, tiny_corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
     err = one_line_error(["eval", "loss", "--corpus", str(tiny_corpus), "--model", str(checkpoint), "--val-fraction", "0"], capsys)
     assert "no validation documents" in err
+
+
+def test_windows_of_another_length(checkpoint: Path, tiny_corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    m = validation_loss(checkpoint, tiny_corpus, FimSettings(), windows=2, val_fraction=0.5, block_size=32)
+    assert m["block_size"] == 32 and 0 < m["tokens"] <= 2 * 32
+    err = one_line_error(["eval", "loss", "--corpus", str(tiny_corpus), "--model", str(checkpoint), "--val-fraction", "0.5",
+                          "--block-size", "100000"], capsys)
+    assert "exceed the model's" in err

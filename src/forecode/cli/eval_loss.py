@@ -17,8 +17,11 @@ from forecode.eval.report import emit_metrics
 @click.option("--fim-rate", type=click.FloatRange(0, 1), default=0.9, show_default=True)
 @click.option("--spm-rate", type=click.FloatRange(0, 1), default=0.75, show_default=True)
 @click.option("--val-fraction", type=click.FloatRange(0, 0.5), default=0.01, show_default=True)
+@click.option("--block-size", type=click.IntRange(min=8), default=None,
+              help="Window length in tokens (default: the checkpoint's), to compare checkpoints trained at different lengths.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object, the last line of output.")
-def loss(corpus: Path, model_path: Path | None, windows: int, fim_rate: float, spm_rate: float, val_fraction: float, as_json: bool) -> None:
+def loss(corpus: Path, model_path: Path | None, windows: int, fim_rate: float, spm_rate: float, val_fraction: float,
+         block_size: int | None, as_json: bool) -> None:
     """Validation loss (nats/token) of a checkpoint, on the windows training validates on."""
     import torch
 
@@ -27,7 +30,8 @@ def loss(corpus: Path, model_path: Path | None, windows: int, fim_rate: float, s
     from forecode.train.data import FimSettings
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    metrics = validation_loss(model_path or embedded_model_path(), corpus, FimSettings(fim_rate, spm_rate), windows, val_fraction)
+    metrics = validation_loss(model_path or embedded_model_path(), corpus, FimSettings(fim_rate, spm_rate), windows, val_fraction,
+                              block_size=block_size)
     emit_metrics({**metrics, "fim_rate": fim_rate, "spm_rate": spm_rate}, as_json, "validation loss")
 
 

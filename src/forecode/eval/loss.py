@@ -16,14 +16,18 @@ from forecode.train.data import PAD, FimSettings, Packer, load_documents
 @torch.inference_mode()
 def validation_loss(
     checkpoint: str | Path, corpus: str | Path, fim: FimSettings, windows: int = 128,
-    val_fraction: float = 0.01, batch: int = 16,
+    val_fraction: float = 0.01, batch: int = 16, block_size: int | None = None,
 ) -> dict[str, float | int]:
-    """Mean cross-entropy in nats per token over `windows` windows of the validation split."""
+    """Mean cross-entropy in nats per token over `windows` windows of the validation split, each
+    of `block_size` tokens (default: the checkpoint's; a shorter one compares checkpoints trained
+    at different lengths on the same windows)."""
     ckpt = load_checkpoint(checkpoint)
     _, val_docs = load_documents(corpus, val_fraction)
     if not val_docs:
         raise InputError(f"corpus {corpus} has no validation documents at --val-fraction {val_fraction}")
-    block = ckpt.model.config.block_size
+    block = block_size or ckpt.model.config.block_size
+    if block + 1 > ckpt.model.max_positions:
+        raise InputError(f"windows of {block} tokens exceed the model's {ckpt.model.max_positions} positions")
     packer = Packer(val_docs, ckpt.tokenizer, block, fim, seed=0)  # the trainer's validation windows
     data = torch.from_numpy(packer.next_batch(windows))
     total, count = 0.0, 0
@@ -33,4 +37,5 @@ def validation_loss(
         targets = b[:, 1:].reshape(-1)
         total += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets, ignore_index=PAD, reduction="sum"))
         count += int((targets != PAD).sum())
-    return {"loss": round(total / count, 4), "tokens": count, "windows": windows, "val_documents": len(val_docs)}
+    return {"loss": round(total / count, 4), "tokens": count, "windows": windows, "block_size": block,
+            "val_documents": len(val_docs)}
