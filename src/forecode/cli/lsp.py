@@ -10,7 +10,8 @@ from typing import BinaryIO
 
 import click
 
-from forecode.engine.loading import BACKENDS
+from forecode.cli.engine_options import engine_options
+from forecode.engine.loading import EngineSpec
 
 
 def _protocol_stdout() -> BinaryIO:
@@ -28,16 +29,12 @@ def _protocol_stdout() -> BinaryIO:
 @click.option("--tcp", is_flag=True, help="Serve one client over TCP instead of stdio.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on, with --tcp.")
 @click.option("--port", type=click.IntRange(min=1, max=65535), default=2087, show_default=True, help="Port, with --tcp.")
-@click.option("--backend", type=click.Choice(BACKENDS), default="builtin", show_default=True)
-@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
-              help="Checkpoint folder (builtin; default: the embedded forecode-tiny) or n-gram file (ngram).")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for the model.")
+@engine_options()
 @click.option("--index-cache", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Folder for the workspace indexes (one folder per root inside it; default: ~/.cache/forecode/index/).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True,
               help="What goes to stderr.")
-def lsp(tcp: bool, host: str, port: int, backend: str, model_path: Path | None, threads: int | None,
-        index_cache: Path | None, log_level: str) -> None:
+def lsp(tcp: bool, host: str, port: int, engine: EngineSpec, index_cache: Path | None, log_level: str) -> None:
     """Run the language server: inline completions and ranked completion items for any editor.
 
     Editors can change the settings through initializationOptions and
@@ -48,7 +45,10 @@ def lsp(tcp: bool, host: str, port: int, backend: str, model_path: Path | None, 
     from forecode.context.workspaces import Workspaces
 
     # Checked before anything starts: a bad option is a CLI error (exit 2), not a log line.
-    settings = apply_changes(Settings(), {"backend": backend, "model": None if model_path is None else str(model_path), "threads": threads})
+    o = engine.options
+    settings = apply_changes(Settings(), {"backend": engine.backend, "model": engine.model, "threads": o.threads,
+                                          "fimTemplate": o.template, "contextLength": o.context_length,
+                                          "modelName": o.model_name, "tokenizer": o.tokenizer})
     logging.basicConfig(stream=sys.stderr, level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("pygls").setLevel(max(logging.WARNING, logging.getLogger().level))  # it logs every message at info
 
