@@ -17,10 +17,10 @@ from pathlib import Path
 
 from forecode.engine.base import Engine
 from forecode.errors import InputError
-from forecode.tokenizer.templates import FimTemplate, template_by_name
+from forecode.tokenizer.templates import TEMPLATES, FimTemplate, template_by_name
 
 BACKENDS = ("builtin", "ngram", "hf", "llamacpp", "openai")
-TEMPLATE_CHOICES = ("auto", "suffix", "forecode", "starcoder", "deepseek", "qwen", "codellama", "codegemma", "prefix-only")
+TEMPLATE_CHOICES = ("auto", "suffix", *TEMPLATES)  # auto: from the model; suffix: the server's own FIM (openai)
 
 
 @dataclass(frozen=True)
