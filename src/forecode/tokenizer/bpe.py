@@ -96,7 +96,23 @@ def _check_encodable(text: str) -> None:
         ) from None
 
 
-class CodeTokenizer:
+class HFEncoding:
+    """Encoding through a Hugging Face `tokenizers.Tokenizer` held as `_tok`, special-token names
+    read as plain text (shared by forecode's tokenizer and other models' ones)."""
+
+    _tok: Tokenizer
+
+    def encode(self, text: str) -> list[int]:
+        _check_encodable(text)
+        return list(self._tok.encode(text, add_special_tokens=False).ids)
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        for t in texts:
+            _check_encodable(t)
+        return [list(e.ids) for e in self._tok.encode_batch(texts, add_special_tokens=False)]
+
+
+class CodeTokenizer(HFEncoding):
     """A trained tokenizer. Text never turns into special tokens: those come only by id."""
 
     def __init__(self, tok: Tokenizer) -> None:
@@ -125,15 +141,6 @@ class CodeTokenizer:
     def fingerprint(self) -> str:
         """sha256 of the serialised tokenizer, recorded in checkpoints to catch mismatches."""
         return hashlib.sha256(self._tok.to_str().encode()).hexdigest()
-
-    def encode(self, text: str) -> list[int]:
-        _check_encodable(text)
-        return list(self._tok.encode(text, add_special_tokens=False).ids)
-
-    def encode_batch(self, texts: list[str]) -> list[list[int]]:
-        for t in texts:
-            _check_encodable(t)
-        return [list(e.ids) for e in self._tok.encode_batch(texts, add_special_tokens=False)]
 
     def decode(self, ids: Iterable[int]) -> str:
         """Text of `ids`; special tokens are written out by name."""

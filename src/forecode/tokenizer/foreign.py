@@ -18,7 +18,7 @@ from typing import Any
 from tokenizers import Tokenizer
 
 from forecode.errors import InputError
-from forecode.tokenizer.bpe import _check_encodable, _unicode_to_byte
+from forecode.tokenizer.bpe import HFEncoding, _unicode_to_byte
 from forecode.tokenizer.special import SpecialTokens
 from forecode.tokenizer.templates import FimTemplate, PromptFormat, detect_template, resolve
 
@@ -26,7 +26,7 @@ _BYTE_PIECE = re.compile(r"<0x([0-9A-Fa-f]{2})>")
 _EOT_NAMES = ("<|endoftext|>", "<｜end▁of▁sentence｜>", "</s>", "<eos>", "<|end_of_text|>", "<|im_end|>")
 
 
-class ForeignTokenizer:
+class ForeignTokenizer(HFEncoding):
     """A `tokenizers.Tokenizer` with a FIM template. Text never turns into special tokens."""
 
     def __init__(self, tok: Tokenizer, template: FimTemplate | None = None, eot: str | None = None,
@@ -88,15 +88,6 @@ class ForeignTokenizer:
                 m = _BYTE_PIECE.fullmatch(token)
                 table[i] = bytes([int(m.group(1), 16)]) if m else token.replace("▁", " ").encode()
         return table
-
-    def encode(self, text: str) -> list[int]:
-        _check_encodable(text)
-        return list(self._tok.encode(text, add_special_tokens=False).ids)
-
-    def encode_batch(self, texts: list[str]) -> list[list[int]]:
-        for t in texts:
-            _check_encodable(t)
-        return [list(e.ids) for e in self._tok.encode_batch(texts, add_special_tokens=False)]
 
     def decode(self, ids: Iterable[int]) -> str:
         """Text of `ids` from the token bytes, so that decoding is the inverse of `token_bytes`
