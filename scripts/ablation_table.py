@@ -9,18 +9,15 @@ on an idle machine.)
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from pp_table import rows  # scripts/ is on the path when this runs as a script
+
 SETTINGS = (("off", "retrieval off"), ("all", "all sources"), ("no-definition", "without definitions"),
             ("no-bm25", "without BM25"), ("no-recent", "without recent files"))
 SETS = ("cross-file", "plain")
-
-
-def rows(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
 
 
 def cell(samples: list[dict[str, Any]]) -> str:
