@@ -76,3 +76,39 @@ def test_shrinking_a_window_cuts_as_building_it_at_the_smaller_budget(tiny_token
         full = build_window(TEXT, cursor, tiny_tokenizer, 500)
         for budget in (400, 250, 100, 7):
             assert shrink_window(full, tiny_tokenizer, budget) == build_window(TEXT, cursor, tiny_tokenizer, budget), (cursor, budget)
+
+
+def test_a_text_has_at_least_as_many_tokens_as_runs_of_words_and_punctuation(tiny_tokenizer: CodeTokenizer) -> None:
+    """What lets prompt assembly leave a snippet untokenized: forecode's tokens never span a
+    word and the punctuation or newline beside it, so counting those runs bounds the tokens."""
+    import inspect
+
+    import forecode.context.window as window_module
+    from forecode.context.assembly import _RUNS, MIN_TOKEN_SHARE
+
+    for text in (inspect.getsource(window_module), TEXT, "x=(a+b)*c//d\n\n\tif x: return {'k': [1, 2]}\n", "é😀 中文 x_y"):
+        runs = len(_RUNS.findall(text))
+        assert len(tiny_tokenizer.encode(text)) >= runs
+    assert MIN_TOKEN_SHARE >= 1.0
+
+
+def test_a_snippet_with_more_runs_than_the_room_is_left_out_untokenized(tiny_tokenizer: CodeTokenizer) -> None:
+    cursor = TEXT.index("value_150 =")
+    dense = Snippet("lib/dense.py", 1, 1, "(" + ",".join("a" * 3 for _ in range(400)) + ")", 1.0, "bm25", "test")
+    small = _snippet(1, 1)
+    seen: list[str] = []
+
+    class Counting:
+        def encode(self, text: str) -> list[int]:
+            seen.append(text)
+            return tiny_tokenizer.encode(text)
+
+        def encode_batch(self, texts: list[str]) -> list[list[int]]:
+            return tiny_tokenizer.encode_batch(texts)
+
+        def decode(self, ids: list[int]) -> str:
+            return tiny_tokenizer.decode(ids)
+
+    ctx = assemble(TEXT, cursor, Counting(), 600, lambda _: SnippetSelection([dense, small], []), "main.py")
+    assert [f.snippet for f in ctx.files] == [small] and (dense, "budget") in ctx.dropped
+    assert not any("aaa,aaa" in t for t in seen)  # 1,601 characters, under the length test's 10 per token of room

@@ -115,6 +115,19 @@ def test_an_edited_file_is_retrievable_with_its_new_content_and_a_deleted_one_is
     assert not any(h.path == "misc/module_4.py" for h in index.retrieve("helper_4", k=10))
 
 
+def test_a_query_past_the_postings_cap_scores_its_rarest_tokens_only(root: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    index = _open(root, tmp_path)
+    monkeypatch.setattr(search_module, "COMMON_MIN_CHUNKS", 100)  # keep `value` (in every filler module) in the query
+    query = "parse_invoice_line(value)\nreturn value"
+    everything = index.retrieve(query, k=5)
+    assert any("invoice" not in h.text for h in everything)
+    monkeypatch.setattr(search_module, "MAX_POSTINGS", 1)
+    rarest = index.retrieve(query, k=5)
+    assert "billing/parser.py" in {h.path for h in rarest}
+    assert all("invoice" in h.text for h in rarest)  # the chunks that only share `value` are not scored
+
+
 def test_the_overlay_past_its_limit_rebuilds_once(root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     index = _open(root, tmp_path)
     monkeypatch.setattr(search_module, "OVERLAY_LIMIT", 1)

@@ -139,3 +139,28 @@ def test_a_shrunk_window_is_cut_tightly_and_keeps_the_document_line_numbers(tiny
         assert small.prefix_ids == tiny_tokenizer.encode(small.prefix)
         one_more = TEXT[: CURSOR - len(small.prefix)].splitlines(keepends=True)[-1]
         assert len(small.prefix_ids) + len(tiny_tokenizer.encode(one_more)) + len(small.suffix_ids) > budget
+
+
+def test_shrinking_reuses_the_lines_ids_and_tokenizes_nothing(tiny_tokenizer: CodeTokenizer) -> None:
+    """forecode's tokenizer keeps newlines apart, so a window's ids are its lines' ids joined:
+    shrinking it cuts by those and calls the tokenizer not once, with the same ids as tokenizing."""
+    full = build_window(TEXT, CURSOR, tiny_tokenizer, 400)
+    calls: list[str] = []
+
+    class Counting:
+        def encode(self, text: str) -> list[int]:
+            calls.append(text)
+            return tiny_tokenizer.encode(text)
+
+        def encode_batch(self, texts: list[str]) -> list[list[int]]:
+            calls.extend(texts)
+            return tiny_tokenizer.encode_batch(texts)
+
+        def decode(self, ids: list[int]) -> str:
+            return tiny_tokenizer.decode(ids)
+
+    for budget in (350, 200, 60):
+        small = shrink_window(full, Counting(), budget)
+        assert calls == []
+        assert small.prefix_ids == tiny_tokenizer.encode(small.prefix) and small.suffix_ids == tiny_tokenizer.encode(small.suffix)
+        assert small == shrink_window(full, tiny_tokenizer, budget) and len(small.prefix_ids) < len(full.prefix_ids)

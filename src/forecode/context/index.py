@@ -40,6 +40,7 @@ from forecode.errors import InputError
 log = logging.getLogger("forecode.context.index")
 MAX_DEFINITIONS = 4
 RECENT_SNIPPETS = 2
+RELATIVE_CACHE = 4096  # paths whose relative() answer is kept
 
 
 @dataclass
@@ -78,6 +79,7 @@ class WorkspaceIndex:
         if not root.is_dir():
             raise InputError(f"workspace root {str(root)!r} is not a folder")
         self.root = root.resolve()
+        self._relative: dict[str, str | None] = {}  # relative()'s answers: a request asks several times
         self.files = WorkspaceFiles(self.root)
         self.cache: IndexCache | None = None
         if persist:
@@ -111,6 +113,14 @@ class WorkspaceIndex:
 
     def relative(self, path: str | Path) -> str | None:
         """`path` as the index names it (POSIX, relative to the root), or None outside the root."""
+        key = str(path)
+        if key not in self._relative:
+            if len(self._relative) >= RELATIVE_CACHE:
+                self._relative.clear()
+            self._relative[key] = self._relative_now(path)
+        return self._relative[key]
+
+    def _relative_now(self, path: str | Path) -> str | None:
         p = Path(path)
         if not p.is_absolute():
             rel = p.as_posix()

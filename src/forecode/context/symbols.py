@@ -3,7 +3,7 @@ variables, import aliases), with the line that declares them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from tree_sitter import Node, Tree
@@ -118,8 +118,11 @@ class SymbolTable:
 
     def lookup(self, name: str, path: str | None = None, top_level: bool = False) -> list[Symbol]:
         """Definitions of `name` (in `path` only, if given; module-level only, if `top_level`)."""
-        found = self.by_name.get(name, [])
-        return [s for s in found if (path is None or s.path == path) and not (top_level and s.parent)]
+        found: Sequence[Symbol] = self.by_name.get(name, [])
+        if path is not None:  # a common name has thousands of definitions, a file a few dozen symbols
+            in_file = self.by_path.get(path, ())
+            found = [s for s in in_file if s.name == name] if len(in_file) < len(found) else [s for s in found if s.path == path]
+        return [s for s in found if not (top_level and s.parent)]
 
     def members(self, path: str, parent: str) -> list[Symbol]:
         return [s for s in self.by_path.get(path, ()) if s.parent == parent]

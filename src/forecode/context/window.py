@@ -12,7 +12,8 @@ does not end one).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 from forecode.tokenizer.protocol import ModelTokenizer
 
@@ -34,17 +35,35 @@ def _lines(text: str) -> list[str]:
 LINE_BATCH = 32
 
 
-def _fit(lines: list[str], tokenizer: ModelTokenizer, budget: int, from_end: bool) -> tuple[int, int]:
-    """How many of `lines`, taken from the end (or the start), fit in `budget` tokens when each
-    is tokenized alone, and their tokens."""
-    order = lines[::-1] if from_end else lines
-    count = total = 0
-    for i in range(0, len(order), LINE_BATCH):
-        for ids in tokenizer.encode_batch(order[i : i + LINE_BATCH]):
+LineIds = tuple[list[int], ...]  # the token ids of each line of a text, in order
+
+
+def _fit(lines: list[str], tokenizer: ModelTokenizer, budget: int, from_end: bool,
+         known: LineIds | None = None) -> list[list[int]]:
+    """The token ids of as many of `lines`, taken from the end (or the start), as fit in
+    `budget` tokens when each is tokenized alone, nearest the cut first. `known` (the ids of
+    every line, in order) spares the tokenizer."""
+    batches: Iterable[Sequence[list[int]]]
+    if known is not None:
+        batches = [known[::-1] if from_end else known]
+    else:
+        order = lines[::-1] if from_end else lines
+        batches = (tokenizer.encode_batch(order[i : i + LINE_BATCH]) for i in range(0, len(order), LINE_BATCH))
+    fitted: list[list[int]] = []
+    total = 0
+    for batch in batches:
+        for ids in batch:
             if total + len(ids) > budget:
-                return count, total
-            count, total = count + 1, total + len(ids)
-    return count, total
+                return fitted
+            fitted.append(ids)
+            total += len(ids)
+    return fitted
+
+
+def _joined(parts: LineIds, whole: list[int] | None) -> bool:
+    """Whether `whole` (a text's ids) is the concatenation of `parts` (its lines' ids): then the
+    ids of any run of those lines are the run's parts joined, with no tokenizing."""
+    return whole is not None and sum(map(len, parts)) == len(whole) and [i for ids in parts for i in ids] == whole
 
 
 @dataclass(frozen=True)
@@ -56,49 +75,68 @@ class Window:
     prefix_truncated: bool
     suffix_truncated: bool
     prefix_line: int = 0  # 0-based number, in the document, of the line the kept prefix starts in
+    # The ids of each kept line, tokenized alone (None where a line was cut): what shrink_window
+    # cuts by, so that cutting again tokenizes nothing.
+    prefix_lines: LineIds | None = field(default=None, compare=False, repr=False)
+    suffix_lines: LineIds | None = field(default=None, compare=False, repr=False)
+
+
+Kept = tuple[str, list[int], "LineIds | None"]  # text, its ids, and its lines' ids (None when cut mid-line)
 
 
 def _keep_tail(text: str, tokenizer: ModelTokenizer, budget: int, first_line: int = 0,
-               snap: int | None = None) -> tuple[str, list[int]]:
+               snap: int | None = None, known: LineIds | None = None, whole: list[int] | None = None) -> Kept:
     """The longest run of whole lines at the end of `text` within `budget` tokens that starts
     at a line numbered a multiple of `snap` (default PREFIX_SNAP_LINES; `first_line`: the
     number of `text`'s first line in the document), or else the tightest run that fits. The
     line the cursor is on is always kept (cut mid-line only if it alone is too long). Lines are
-    tokenized from the end only as far as the budget reaches, not the whole text."""
+    tokenized from the end only as far as the budget reaches, not the whole text; not at all
+    when `known` holds every line's ids and `whole` the text's."""
     lines = _lines(text)
-    start = len(lines) - _fit(lines, tokenizer, budget, from_end=True)[0]  # lines[start:] fit
+    if known is not None and len(known) != len(lines):
+        known = None
+    fitted = _fit(lines, tokenizer, budget, from_end=True, known=known)[::-1]  # ids of lines[start:]
+    start = len(lines) - len(fitted)
+    joined = known is not None and _joined(known, whole)
     if start == 0:
-        ids = tokenizer.encode(text)
+        ids = whole if joined and whole is not None else tokenizer.encode(text)
         if len(ids) <= budget:
-            return text, ids
-        start = 1  # the lines fit one by one but not together (a tokenizer that merges across lines)
+            return text, ids, tuple(fitted)
+        start, fitted = 1, fitted[1:]  # the lines fit one by one but not together (a tokenizer that merges across lines)
     if start == len(lines):  # one huge line: keep its end
-        ids = tokenizer.encode(lines[-1] if lines else text)
+        ids = known[-1] if joined and known else tokenizer.encode(lines[-1] if lines else text)
         tail = ids[len(ids) - budget :]  # not ids[-budget:], which keeps everything when budget is 0
-        return tokenizer.decode(tail), tail
+        return tokenizer.decode(tail), tail, None
     snapped = start + (-(first_line + start)) % (PREFIX_SNAP_LINES if snap is None else snap)
     if snapped < len(lines):  # else fewer lines fit than the snap would drop: keep the tightest cut
+        fitted = fitted[snapped - start :]
         start = snapped
     out = "".join(lines[start:])
-    return out, tokenizer.encode(out)
+    return out, [i for ids in fitted for i in ids] if joined else tokenizer.encode(out), tuple(fitted)
 
 
-def _keep_head(text: str, tokenizer: ModelTokenizer, budget: int) -> tuple[str, list[int]]:
+def _keep_head(text: str, tokenizer: ModelTokenizer, budget: int, known: LineIds | None = None,
+               whole: list[int] | None = None) -> Kept:
     """The longest run of whole lines at the start of `text` within `budget` tokens (cut
     mid-line only if the first line alone is too long), tokenized only as far as the budget
-    reaches."""
+    reaches; not at all when `known` holds every line's ids and `whole` the text's."""
     lines = _lines(text)
-    end = _fit(lines, tokenizer, budget, from_end=False)[0]  # lines[:end] fit
+    if known is not None and len(known) != len(lines):
+        known = None
+    fitted = _fit(lines, tokenizer, budget, from_end=False, known=known)  # ids of lines[:end]
+    end = len(fitted)
+    joined = known is not None and _joined(known, whole)
     if end == len(lines):
-        ids = tokenizer.encode(text)
+        ids = whole if joined and whole is not None else tokenizer.encode(text)
         if len(ids) <= budget:
-            return text, ids
+            return text, ids, tuple(fitted)
         end = len(lines) - 1  # they fit one by one but not together (a tokenizer that merges across lines)
+        fitted = fitted[:end]
     if end == 0:
-        head = tokenizer.encode(lines[0])[:budget]
-        return tokenizer.decode(head), head
+        head = (known[0] if joined and known else tokenizer.encode(lines[0]))[:budget]
+        return tokenizer.decode(head), head, None
     out = "".join(lines[:end])
-    return out, tokenizer.encode(out)
+    return out, [i for ids in fitted for i in ids] if joined else tokenizer.encode(out), tuple(fitted)
 
 
 # No token spans this many characters in practice: tokenizing only this much text on each side
@@ -114,10 +152,10 @@ def build_window(
     prefix, suffix = text[:cursor], text[cursor:]
     suffix_budget = int(budget * suffix_share)
     reach = budget * CHARS_PER_TOKEN_BOUND
-    kept_suffix, suffix_ids = _keep_head(suffix[:reach], tokenizer, suffix_budget)
+    kept_suffix, suffix_ids, suffix_lines = _keep_head(suffix[:reach], tokenizer, suffix_budget)
     reached = prefix[-reach:] if reach else ""
     first_line = prefix.count("\n", 0, len(prefix) - len(reached))
-    kept_prefix, prefix_ids = _keep_tail(reached, tokenizer, budget - len(suffix_ids), first_line)
+    kept_prefix, prefix_ids, prefix_lines = _keep_tail(reached, tokenizer, budget - len(suffix_ids), first_line)
     return Window(
         prefix=kept_prefix,
         suffix=kept_suffix,
@@ -126,18 +164,23 @@ def build_window(
         prefix_truncated=kept_prefix != prefix,
         suffix_truncated=kept_suffix != suffix,
         prefix_line=prefix.count("\n", 0, len(prefix) - len(kept_prefix)),
+        prefix_lines=prefix_lines,
+        suffix_lines=suffix_lines,
     )
 
 
 def shrink_window(window: Window, tokenizer: ModelTokenizer, budget: int, suffix_share: float = 0.25) -> Window:
     """`window` cut to a smaller `budget`, as `build_window` would cut the document to it with
     the tightest cut (PREFIX_SNAP_LINES 1), but tokenizing only the text the window already
-    holds (prompt assembly cuts twice per request). Not snapped: prompt assembly promises the
+    holds, and only where `window` does not know its lines' ids (prompt assembly cuts twice per
+    request). Not snapped: prompt assembly promises the
     prefix a share of the budget (forecode.context.assembly), which the lines a snap drops
     could break; and a prompt with retrieved snippets changes at its start whenever they do."""
     suffix_budget = int(budget * suffix_share)
-    kept_suffix, suffix_ids = _keep_head(window.suffix, tokenizer, suffix_budget)
-    kept_prefix, prefix_ids = _keep_tail(window.prefix, tokenizer, budget - len(suffix_ids), window.prefix_line, snap=1)
+    kept_suffix, suffix_ids, suffix_lines = _keep_head(window.suffix, tokenizer, suffix_budget,
+                                                       window.suffix_lines, window.suffix_ids)
+    kept_prefix, prefix_ids, prefix_lines = _keep_tail(window.prefix, tokenizer, budget - len(suffix_ids),
+                                                       window.prefix_line, 1, window.prefix_lines, window.prefix_ids)
     return Window(
         prefix=kept_prefix,
         suffix=kept_suffix,
@@ -146,4 +189,6 @@ def shrink_window(window: Window, tokenizer: ModelTokenizer, budget: int, suffix
         prefix_truncated=window.prefix_truncated or kept_prefix != window.prefix,
         suffix_truncated=window.suffix_truncated or kept_suffix != window.suffix,
         prefix_line=window.prefix_line + window.prefix.count("\n", 0, len(window.prefix) - len(kept_prefix)),
+        prefix_lines=prefix_lines,
+        suffix_lines=suffix_lines,
     )
