@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import inspect
 
-from forecode.context.assembly import PREFIX_FLOOR_SHARE, SNIPPET_SHARE, assemble, window_lines
+import pytest
+from context.counting import CountingTokenizer
+
+import forecode.context.window as window_module
+from forecode.context.assembly import _RUNS, MIN_TOKEN_SHARE, PREFIX_FLOOR_SHARE, SNIPPET_SHARE, assemble, window_lines
 from forecode.context.retrieval import Snippet, SnippetSelection
 from forecode.context.window import build_window, shrink_window
 from forecode.tokenizer import CodeTokenizer
@@ -81,11 +85,6 @@ def test_shrinking_a_window_cuts_as_building_it_at_the_smaller_budget(tiny_token
 def test_a_text_has_at_least_as_many_tokens_as_runs_of_words_and_punctuation(tiny_tokenizer: CodeTokenizer) -> None:
     """What lets prompt assembly leave a snippet untokenized: forecode's tokens never span a
     word and the punctuation or newline beside it, so counting those runs bounds the tokens."""
-    import inspect
-
-    import forecode.context.window as window_module
-    from forecode.context.assembly import _RUNS, MIN_TOKEN_SHARE
-
     for text in (inspect.getsource(window_module), TEXT, "x=(a+b)*c//d\n\n\tif x: return {'k': [1, 2]}\n", "é😀 中文 x_y"):
         runs = len(_RUNS.findall(text))
         assert len(tiny_tokenizer.encode(text)) >= runs
@@ -96,19 +95,7 @@ def test_a_snippet_with_more_runs_than_the_room_is_left_out_untokenized(tiny_tok
     cursor = TEXT.index("value_150 =")
     dense = Snippet("lib/dense.py", 1, 1, "(" + ",".join("a" * 3 for _ in range(400)) + ")", 1.0, "bm25", "test")
     small = _snippet(1, 1)
-    seen: list[str] = []
-
-    class Counting:
-        def encode(self, text: str) -> list[int]:
-            seen.append(text)
-            return tiny_tokenizer.encode(text)
-
-        def encode_batch(self, texts: list[str]) -> list[list[int]]:
-            return tiny_tokenizer.encode_batch(texts)
-
-        def decode(self, ids: list[int]) -> str:
-            return tiny_tokenizer.decode(ids)
-
-    ctx = assemble(TEXT, cursor, Counting(), 600, lambda _: SnippetSelection([dense, small], []), "main.py")
+    counting = CountingTokenizer(tiny_tokenizer)
+    ctx = assemble(TEXT, cursor, counting, 600, lambda _: SnippetSelection([dense, small], []), "main.py")
     assert [f.snippet for f in ctx.files] == [small] and (dense, "budget") in ctx.dropped
-    assert not any("aaa,aaa" in t for t in seen)  # 1,601 characters, under the length test's 10 per token of room
+    assert not any("aaa,aaa" in t for t in counting.seen)  # 1,601 characters, under the length test's 10 per token of room

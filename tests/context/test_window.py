@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from context.counting import CountingTokenizer
 
 from forecode.context.window import PREFIX_SNAP_LINES, build_window, shrink_window
 from forecode.tokenizer import CodeTokenizer
@@ -145,22 +146,9 @@ def test_shrinking_reuses_the_lines_ids_and_tokenizes_nothing(tiny_tokenizer: Co
     """forecode's tokenizer keeps newlines apart, so a window's ids are its lines' ids joined:
     shrinking it cuts by those and calls the tokenizer not once, with the same ids as tokenizing."""
     full = build_window(TEXT, CURSOR, tiny_tokenizer, 400)
-    calls: list[str] = []
-
-    class Counting:
-        def encode(self, text: str) -> list[int]:
-            calls.append(text)
-            return tiny_tokenizer.encode(text)
-
-        def encode_batch(self, texts: list[str]) -> list[list[int]]:
-            calls.extend(texts)
-            return tiny_tokenizer.encode_batch(texts)
-
-        def decode(self, ids: list[int]) -> str:
-            return tiny_tokenizer.decode(ids)
-
+    counting = CountingTokenizer(tiny_tokenizer)
     for budget in (350, 200, 60):
-        small = shrink_window(full, Counting(), budget)
-        assert calls == []
+        small = shrink_window(full, counting, budget)
+        assert counting.seen == []
         assert small.prefix_ids == tiny_tokenizer.encode(small.prefix) and small.suffix_ids == tiny_tokenizer.encode(small.suffix)
         assert small == shrink_window(full, tiny_tokenizer, budget) and len(small.prefix_ids) < len(full.prefix_ids)
