@@ -94,3 +94,18 @@ def test_exported_forecode_gguf_completes_as_the_builtin_engine_does(exported: P
         a, b = Completer(builtin).complete(req), Completer(engine).complete(req)
         assert b.debug["prompt"] == a.debug["prompt"]
         assert [s.text for s in b.suggestions] == [s.text for s in a.suggestions]
+
+
+def test_loading_without_extra_buffers_changes_only_that_parameter_and_restores_the_default() -> None:
+    """On CPUs with AMX, `load_llama` loads with llama.cpp's extra buffer types off (their AMX
+    product crashes on q8_0): only `use_extra_bufts` differs, and the default comes back after."""
+    from forecode.engine.llamacpp import _no_extra_buffers
+
+    low = llama_cpp.llama_cpp
+    default = low.llama_model_default_params
+    before = default()
+    with _no_extra_buffers(low):
+        inside = low.llama_model_default_params()
+    assert low.llama_model_default_params is default
+    assert before.use_extra_bufts and not inside.use_extra_bufts
+    assert (inside.n_gpu_layers, inside.vocab_only) == (before.n_gpu_layers, before.vocab_only)

@@ -22,6 +22,7 @@ import pytest
 import torch
 from tokenizers import Tokenizer
 
+from forecode.engine.llamacpp import load_llama
 from forecode.errors import InputError
 from forecode.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from forecode.model.config import PRESETS
@@ -184,7 +185,7 @@ def llama_cpp() -> Any:
 @pytest.fixture(scope="module")
 def runners(llama_cpp: Any, exported: dict[str, Path]) -> Iterator[dict[str, Any]]:
     loaded = {
-        dtype: llama_cpp.Llama(model_path=str(path), n_ctx=512, n_batch=512, logits_all=True, n_threads=1, verbose=False,
+        dtype: load_llama(path, n_ctx=512, n_batch=512, logits_all=True, n_threads=1, verbose=False,
                                type_k=llama_cpp.GGML_TYPE_F32, type_v=llama_cpp.GGML_TYPE_F32)
         for dtype, path in exported.items()
     }
@@ -263,7 +264,7 @@ def test_greedy_continuations_equal_ours(
 
 def test_default_f16_kv_cache_stays_close(llama_cpp: Any, exported: dict[str, Path], ours: Checkpoint) -> None:
     """As users run it: llama.cpp keeps keys and values in f16 unless told otherwise."""
-    llm = llama_cpp.Llama(model_path=str(exported["f32"]), n_ctx=512, n_batch=512, logits_all=True, n_threads=1, verbose=False)
+    llm = load_llama(exported["f32"], n_ctx=512, n_batch=512, logits_all=True, n_threads=1, verbose=False)
     try:
         ids = _prompt_ids(ours.tokenizer, *PROMPTS[0])
         expected = _our_last_logits(ours.model, ids)
@@ -340,7 +341,7 @@ def test_untied_gqa_model_with_a_padded_vocab(
     path = export_gguf(folder, tmp_path / "untied.gguf")
     names = {t.name for t in gguf.GGUFReader(path).tensors}
     assert "output.weight" in names
-    llm = llama_cpp.Llama(model_path=str(path), n_ctx=256, logits_all=True, n_threads=1, verbose=False,
+    llm = load_llama(path, n_ctx=256, logits_all=True, n_threads=1, verbose=False,
                           type_k=llama_cpp.GGML_TYPE_F32, type_v=llama_cpp.GGML_TYPE_F32)
     try:
         assert llm.n_vocab() == config.vocab_size

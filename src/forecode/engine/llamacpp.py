@@ -14,6 +14,7 @@ one document prefill only what changed.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import threading
 import time
@@ -45,6 +46,47 @@ def _llama_cpp() -> Any:
     except ImportError:
         raise InputError("the llamacpp backend needs llama-cpp-python: pip install 'forecode[llamacpp]'") from None
     return llama_cpp
+
+
+def cpu_has_amx() -> bool:
+    """Whether this CPU has AMX tiles, for which llama.cpp repacks weights into AMX buffers."""
+    try:
+        return "amx_tile" in Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return False
+
+
+_DEFAULT_PARAMS_LOCK = threading.Lock()
+
+
+def load_llama(model_path: str | Path, **kwargs: Any) -> Any:
+    """`llama_cpp.Llama(model_path, **kwargs)`; on a CPU with AMX, without llama.cpp's extra
+    buffer types (weight repacking). Its AMX matrix product crashes the process on a q8_0 model
+    on such CPUs (ggml-org/llama.cpp#20824; seen here with llama-cpp-python 0.3.36 built from
+    source on a Xeon with AMX-INT8), and `Llama` has no argument for the model parameter that
+    turns it off, so its default parameters are replaced while it loads."""
+    lib = _llama_cpp()
+    if not cpu_has_amx():
+        return lib.Llama(model_path=str(model_path), **kwargs)
+    low = lib.llama_cpp
+    with _DEFAULT_PARAMS_LOCK, _no_extra_buffers(low):
+        return lib.Llama(model_path=str(model_path), **kwargs)
+
+
+@contextlib.contextmanager
+def _no_extra_buffers(low: Any) -> Any:
+    default = low.llama_model_default_params
+
+    def params() -> Any:
+        p = default()
+        p.use_extra_bufts = False
+        return p
+
+    low.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        low.llama_model_default_params = default
 
 
 class LlamaCppTokenizer:
@@ -120,12 +162,11 @@ class LlamaCppEngine:
         with path.open("rb") as f:
             if f.read(4) != b"GGUF":
                 raise InputError(f"{path} is not a GGUF file (it does not start with 'GGUF')")
-        lib = _llama_cpp()
         kwargs: dict[str, Any] = {"n_ctx": context_length or 0, "verbose": False, "logits_all": False}
         if threads:
             kwargs.update(n_threads=threads, n_threads_batch=threads)
         try:
-            llm = lib.Llama(model_path=str(path), **kwargs)
+            llm = load_llama(path, **kwargs)
         except (ValueError, RuntimeError) as exc:
             raise InputError(f"llama.cpp cannot load {path}: {exc}") from None
         meta = dict(llm.metadata)
