@@ -12,16 +12,10 @@ out=${1:?usage: scripts/bench_subsets.sh OUT_DIR [model options]}
 shift
 model=("$@")
 cd "$(dirname "$0")/.."
-fc=.venv/bin/forecode
 mkdir -p "$out"
 scripts/make_line_tasks.sh "$out/tasks"
 
-run() {  # name, then the eval command's arguments; keeps the last line (the metrics) as name.json
-  local name=$1; shift
-  echo "== $name" >&2
-  $fc eval "$@" "${model[@]}" --json --out "$out/$name.jsonl" | tail -n 1 >"$out/$name.json"
-  cat "$out/$name.json" >&2
-}
+source scripts/bench_run.sh
 run humaneval-single-line-every-8 humaneval-infill --mode single-line --every 8 --workers 2 --postprocess pipeline
 run lines-click lines --tasks "$out/tasks/click-plain.jsonl" --postprocess pipeline --context-sources none --quiet
 run identifiers identifiers --limit 300 --seed 0

@@ -14,7 +14,6 @@ out=${1:?usage: scripts/benchmarks.sh OUT_DIR [model options]}
 shift
 model=("$@")
 cd "$(dirname "$0")/.."
-fc=.venv/bin/forecode
 mkdir -p "$out"
 quick=${BENCH_QUICK:-0}
 limit() { if [ "$quick" = 1 ]; then echo "--limit $1"; fi; }
@@ -22,12 +21,7 @@ limit() { if [ "$quick" = 1 ]; then echo "--limit $1"; fi; }
 tasks=$out/tasks
 scripts/make_line_tasks.sh "$tasks"
 
-run() {  # name, then the eval command's arguments; keeps the last line (the metrics) as name.json
-  local name=$1; shift
-  echo "== $name" >&2
-  $fc eval "$@" "${model[@]}" --json --out "$out/$name.jsonl" | tail -n 1 >"$out/$name.json"
-  cat "$out/$name.json" >&2
-}
+source scripts/bench_run.sh
 data=../shared/data/human-eval-infilling
 run humaneval-single-line humaneval-infill --mode single-line --workers 2 $(limit 20)
 run humaneval-multi-line humaneval-infill --mode multi-line --every 5 --workers 2 $(limit 20)

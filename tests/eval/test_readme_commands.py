@@ -35,9 +35,16 @@ def test_each_option_in_the_readme_exists(argv: list[str]) -> None:
     assert used <= known, used - known
 
 
-def test_benchmark_script_is_executable() -> None:
-    script = ROOT / "scripts" / "benchmarks.sh"
+@pytest.mark.parametrize("name", ["benchmarks.sh", "bench_subsets.sh"])
+def test_benchmark_script_is_executable(name: str) -> None:
+    script = ROOT / "scripts" / name
     assert script.stat().st_mode & 0o111
+    assert "source scripts/bench_run.sh" in script.read_text()
     main(["--help"])
-    for command in re.findall(r"^run \S+ (\S+)", script.read_text(), flags=re.MULTILINE):
+    runs = re.findall(r"^run \S+ (\S+)(.*)$", script.read_text(), flags=re.MULTILINE)
+    assert runs
+    for command, args in runs:
         assert command in cli.commands["eval"].commands  # type: ignore[attr-defined]
+        known = {opt for param in cli.commands["eval"].commands[command].params for opt in param.opts}  # type: ignore[attr-defined]
+        used = set(re.findall(r"(?<!\S)--[a-z-]+", args))
+        assert used <= known, used - known
